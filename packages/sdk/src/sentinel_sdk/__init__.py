@@ -1,0 +1,3 @@
+"""Sentinel SDK: one-line API analytics middleware."""
+
+__version__ = "0.1.0"
