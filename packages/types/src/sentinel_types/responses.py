@@ -29,8 +29,8 @@ class IngestResponse(msgspec.Struct, kw_only=True):
     """Events that were not accepted, with the reason."""
 
 
-class ErrorResponse(msgspec.Struct, kw_only=True):
-    """Body of every 4xx and 5xx answer of Sentinel's APIs."""
+class ErrorResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Body of every 4xx and 5xx answer of Sentinel's APIs (unset optional fields are left out)."""
 
     status: int
     """HTTP status code, repeated in the body."""

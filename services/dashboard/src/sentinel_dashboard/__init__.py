@@ -1,1 +1,3 @@
-"""sentinel_dashboard"""
+"""Sentinel dashboard and orchestration API."""
+
+__version__ = "0.1.0"

@@ -1,1 +1,3 @@
-"""sentinel_ingest"""
+"""Sentinel ingest API."""
+
+__version__ = "0.1.0"

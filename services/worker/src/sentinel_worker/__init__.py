@@ -1,1 +1,3 @@
-"""sentinel_worker"""
+"""Sentinel worker: queue consumer and sinks."""
+
+__version__ = "0.1.0"
