@@ -91,8 +91,12 @@ class AwsSettings(msgspec.Struct, kw_only=True, frozen=True):
     """AWS credentials and region shared by S3, DynamoDB, EventBridge and Step Functions (``SENTINEL_AWS_*``)."""
 
     region: Annotated[str, _doc("AWS region")] = "us-east-1"
+    endpoint_url: Annotated[str, _doc("Endpoint of EventBridge, Step Functions and SQS; empty means AWS")] = ""
     access_key_id: Annotated[str, _doc("Access key id; empty means the default credential chain")] = ""
     secret_access_key: Annotated[str, _secret("Secret access key; empty means the default credential chain")] = ""
+
+    def __post_init__(self) -> None:
+        require_url("endpoint_url", self.endpoint_url, ("http", "https"), allow_empty=True)
 
 
 class ArchiveSettings(msgspec.Struct, kw_only=True, frozen=True):

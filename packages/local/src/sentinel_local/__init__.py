@@ -1,1 +1,30 @@
-"""sentinel_local"""
+"""Runs Sentinel's engines on this machine, on loopback ports, for ``make dev`` and for the tests.
+
+>>> from sentinel_local import RedisEngine
+>>> with RedisEngine(tmp_dir) as redis:
+...     print(redis.url)
+"""
+
+from sentinel_local._engine import Engine, http_status
+from sentinel_local._process import EngineError, EngineNotInstalled, free_port
+from sentinel_local.clickhouse import ClickHouseEngine
+from sentinel_local.dynamodb import DynamoDBEngine
+from sentinel_local.engines import DEV_ENGINES, ENGINES
+from sentinel_local.moto import MotoEngine
+from sentinel_local.redis import RedisEngine
+from sentinel_local.s3 import SeaweedS3Engine
+
+__all__ = [
+    "DEV_ENGINES",
+    "ENGINES",
+    "ClickHouseEngine",
+    "DynamoDBEngine",
+    "Engine",
+    "EngineError",
+    "EngineNotInstalled",
+    "MotoEngine",
+    "RedisEngine",
+    "SeaweedS3Engine",
+    "free_port",
+    "http_status",
+]
