@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 
 from sentinel_config.sections import LogSettings
 
@@ -39,7 +40,10 @@ def configure_logging(settings: LogSettings, *, service: str) -> None:
     ]
     renderer: structlog.types.Processor
     if settings.format == "json":
-        shared.append(structlog.processors.dict_tracebacks)
+        # Tracebacks as data, without local variables: locals hold request headers, keys and bodies.
+        shared.append(
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        )
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())

@@ -69,9 +69,12 @@ def error_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[ErrorResponse]:
+    # Matched routes went through RequestIdMiddleware, which adds the header; router-level errors did not.
+    through_middleware = isinstance((request.scope.get("state") or {}).get("request_id"), str)
     request_id = request_id_of(request)
     body = ErrorResponse(status=status, error=error, message=message, field=field, request_id=request_id, **extra)
-    headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    if not through_middleware:
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import uvicorn
 
 from sentinel_config import HttpServerSettings
 
 
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """After a graceful shutdown uvicorn raises the stop signal again; by then there is nothing left to do."""
+
+
 def serve(app_factory: str, server: HttpServerSettings) -> None:
-    """Serve ``module:create_app`` (a factory taking no arguments) until SIGINT/SIGTERM, then drain and stop."""
+    """Serve ``module:create_app`` (a factory taking no arguments) until SIGINT/SIGTERM, then drain and stop.
+
+    A stop signal ends the process with status 0 once in-flight requests are done.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stopped)
     uvicorn.run(
         app_factory,
         factory=True,

@@ -1,0 +1,64 @@
+"""Each service's console script: bad configuration stops it with one line; good configuration serves health."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sentinel_local import RedisEngine, free_port
+
+BIN = Path(sys.executable).parent
+SERVICES = {"ingest": "SENTINEL_INGEST_PORT", "worker": "SENTINEL_WORKER_PORT", "dashboard": "SENTINEL_DASHBOARD_PORT"}
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_bad_setting_stops_the_service_with_one_line(service: str) -> None:
+    result = subprocess.run(
+        [str(BIN / f"sentinel-{service}")],
+        env={**os.environ, "SENTINEL_REDIS_URL": "http://not-redis"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"sentinel-{service}: configuration error: SENTINEL_REDIS_URL: must be a redis:// or rediss:// or unix:// "
+        "URL, got 'http://not-redis'"
+    ]
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: RedisEngine) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / f"sentinel-{service}")],
+        env={**os.environ, "SENTINEL_REDIS_URL": redis_server.url, SERVICES[service]: str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:  # noqa: S310
+                    status = response.status
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert '"service": "' + service + '"' in output
