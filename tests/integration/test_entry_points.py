@@ -49,7 +49,7 @@ def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: 
         status = None
         while time.monotonic() < deadline and status is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                     status = response.status
             except OSError:
                 time.sleep(0.2)

@@ -1,7 +1,7 @@
 """``sentinel-config``: print ``.env.example`` or a service's effective settings.
 
-    sentinel-config env-example sentinel_ingest.settings:Settings sentinel_worker.settings:Settings
-    sentinel-config show sentinel_ingest.settings:Settings
+sentinel-config env-example sentinel_ingest.settings:Settings sentinel_worker.settings:Settings
+sentinel-config show sentinel_ingest.settings:Settings
 """
 
 from __future__ import annotations

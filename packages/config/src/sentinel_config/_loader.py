@@ -30,7 +30,7 @@ class SettingsError(ValueError):
         self.problem = problem
 
 
-class InvalidSetting(ValueError):  # noqa: N818 - raised by sections, turned into SettingsError by the loader
+class InvalidSetting(ValueError):
     """Raised by a section's ``__post_init__`` to reject one field's value."""
 
     def __init__(self, field: str, problem: str) -> None:
@@ -102,9 +102,7 @@ def _describe_validation_error(exc: msgspec.ValidationError, raw: str, annotatio
     return f"{text}, got {raw!r}"
 
 
-def load_section(
-    section: str, cls: type[T], environ: Mapping[str, str], *, strict_unknown: bool = True
-) -> T:
+def load_section(section: str, cls: type[T], environ: Mapping[str, str], *, strict_unknown: bool = True) -> T:
     """Build one section from the environment, naming the variable at fault on any error."""
     hints = _hints(cls)
     values: dict[str, Any] = {}

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import structlog
@@ -76,7 +76,7 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def request_id_from_headers(headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]) -> str:
+def request_id_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The caller's ``X-Request-ID`` when it is well formed, else a fresh id."""
     for name, value in headers:
         if name.lower() == b"x-request-id":

@@ -6,7 +6,7 @@ Each field is read from ``SENTINEL_<SECTION>_<FIELD>`` (the section name is the 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -15,8 +15,9 @@ from msgspec import Meta
 from sentinel_config._loader import InvalidSetting
 
 
-def _doc(description: str, **constraints: object) -> Meta:
-    return Meta(description=description, **constraints)  # type: ignore[arg-type]
+def _doc(description: str, **constraints: Any) -> Meta:
+    meta: Meta = Meta(description=description, **constraints)
+    return meta
 
 
 def _secret(description: str) -> Meta:
@@ -43,8 +44,9 @@ class RedisSettings(msgspec.Struct, kw_only=True, frozen=True):
     url: Annotated[str, _doc("Redis URL (redis://, rediss:// or unix://), database included")] = (
         "redis://127.0.0.1:6379/0"
     )
-    partitions: Annotated[int, _doc("Number of event stream partitions (same value for ingest and worker)", ge=1,
-                                    le=1024)] = 8
+    partitions: Annotated[
+        int, _doc("Number of event stream partitions (same value for ingest and worker)", ge=1, le=1024)
+    ] = 8
     max_connections: Annotated[int, _doc("Connection pool size per process", ge=1, le=10_000)] = 64
     socket_timeout_s: Annotated[float, _doc("Socket timeout for Redis commands, seconds", gt=0, le=300)] = 5.0
 
@@ -129,9 +131,7 @@ class ControlSettings(msgspec.Struct, kw_only=True, frozen=True):
 class LogSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Logging (``SENTINEL_LOG_*``)."""
 
-    level: Annotated[
-        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], _doc("Lowest level logged")
-    ] = "INFO"
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], _doc("Lowest level logged")] = "INFO"
     format: Annotated[Literal["json", "console"], _doc("json (one object per line) or console (for people)")] = "json"
 
 
@@ -141,5 +141,6 @@ class HttpServerSettings(msgspec.Struct, kw_only=True, frozen=True):
     host: Annotated[str, _doc("Address to bind")] = "127.0.0.1"
     port: Annotated[int, _doc("Port to bind", ge=0, le=65_535)] = 8000
     workers: Annotated[int, _doc("Server worker processes", ge=1, le=256)] = 1
-    graceful_timeout_s: Annotated[float, _doc("Time given to in-flight requests at shutdown, seconds", gt=0,
-                                              le=600)] = 10.0
+    graceful_timeout_s: Annotated[
+        float, _doc("Time given to in-flight requests at shutdown, seconds", gt=0, le=600)
+    ] = 10.0

@@ -105,9 +105,7 @@ class TestLoading:
             ("SENTINEL_REDIS_ULR", "redis://x", "unknown setting; known ones are"),
         ],
     )
-    def test_bad_value_names_the_variable_and_the_problem(
-        self, variable: str, value: str, expected: str
-    ) -> None:
+    def test_bad_value_names_the_variable_and_the_problem(self, variable: str, value: str, expected: str) -> None:
         with pytest.raises(SettingsError) as info:
             load_settings(Settings, {variable: value})
         assert info.value.variable == variable

@@ -20,7 +20,7 @@ def main() -> None:
     from chdb import _chdb  # private entry point of the pinned chdb-core; the public API cannot listen
 
     # The output format must be TabSeparated: with CSV the HTTP interface answers in CSV and clients break.
-    _chdb.query(SERVE_FOREVER, "TabSeparated", path=sys.argv[1])
+    _chdb.query(SERVE_FOREVER, "TabSeparated", path=sys.argv[1])  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -64,10 +64,10 @@ class Engine(abc.ABC):
         """``SENTINEL_*`` variables that point Sentinel's services at this engine."""
         return {}
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Write configuration files before the first start (and before every restart)."""
 
-    def after_start(self) -> None:
+    def after_start(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """One-time setup once the engine is ready."""
 
     def cwd(self) -> Path | None:

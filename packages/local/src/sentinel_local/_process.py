@@ -26,7 +26,7 @@ class EngineError(RuntimeError):
     """An engine could not be started or did not become ready."""
 
 
-class EngineNotInstalled(EngineError):  # noqa: N818 - reads better at the call site than EngineNotInstalledError
+class EngineNotInstalled(EngineError):
     """An engine's program is missing; the message says how to install it."""
 
 
@@ -115,7 +115,10 @@ class ManagedProcess:
     def _pump(self) -> None:
         # Each output line goes to the log file and to the callback (the dev runner prints it, prefixed).
         process, log, on_line = self.process, self._log, self.on_line
-        assert process is not None and process.stdout is not None and log is not None and on_line is not None
+        assert process is not None
+        assert process.stdout is not None
+        assert log is not None
+        assert on_line is not None
         for raw in process.stdout:
             with contextlib.suppress(ValueError):  # the log was closed by stop() while lines were still coming
                 log.write(raw)

@@ -1,9 +1,9 @@
 """``sentinel-local``: run Sentinel's engines on this machine.
 
-    sentinel-local dev                 engines + services in the foreground until Ctrl-C (make dev)
-    sentinel-local up [--all | NAME…]  engines in the background on fixed ports (make up)
-    sentinel-local down                stop what `up` started (make down)
-    sentinel-local status              what runs, where
+sentinel-local dev                 engines + services in the foreground until Ctrl-C (make dev)
+sentinel-local up [--all | NAME…]  engines in the background on fixed ports (make up)
+sentinel-local down                stop what `up` started (make down)
+sentinel-local status              what runs, where
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def cmd_up(root: Path, names: list[str]) -> int:
             return 1
         recorded[name] = engine.describe()
         _engines_file(root).write_text(json.dumps(recorded, indent=2) + "\n")
-        say("up", f"{name} ready at {engine.url} in {time.monotonic() - started:.1f} s (pid {engine.process.pid})")
+        say("up", f"{name} ready at {engine.url} in {time.monotonic() - started:.1f} s (pid {engine.describe()['pid']})")
     return 0
 
 
@@ -91,10 +91,8 @@ def cmd_status(root: Path) -> int:
     recorded = _read_engines(root)
     for name in ENGINES:
         info = recorded.get(name)
-        if info and _alive(info.get("pid")):
-            state = f"running at {info['url']} (pid {info['pid']})"
-        else:
-            state = "stopped"
+        running = info is not None and _alive(info.get("pid"))
+        state = f"running at {info['url']} (pid {info['pid']})" if running and info else "stopped"
         print(f"{name:>10}  {state}")
     return 0
 

@@ -189,8 +189,10 @@ def _supervise(services: Sequence[Service], stop: threading.Event, on_restart: C
                 continue
             if service.restart_due is None:
                 delay = min(30.0, 2.0**service.restarts)
-                say("dev", f"{service.name} exited with status {service.process.returncode()}; restarting in "
-                    f"{delay:.0f} s")
+                say(
+                    "dev",
+                    f"{service.name} exited with status {service.process.returncode()}; restarting in {delay:.0f} s",
+                )
                 service.restart_due = now + delay
             elif now >= service.restart_due:
                 service.restarts += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sentinel_local._engine import LOOPBACK, Engine, require_program
 from sentinel_local._process import free_port, venv_bin
@@ -68,7 +69,7 @@ class SeaweedS3Engine(Engine):
             "-volume.preStopSeconds=0",
         ]  # fmt: skip
 
-    def client(self):  # type: ignore[no-untyped-def]  # boto3 is untyped here
+    def client(self) -> Any:
         """A boto3 S3 client for this engine (path-style addressing, SigV4)."""
         import boto3
         from botocore.config import Config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as redis
 from litestar import Litestar, Request
@@ -75,7 +75,7 @@ def create_service_app(
     return Litestar(
         route_handlers=[*health_handlers(service, version, readiness), *route_handlers],
         lifespan=list(lifespans),
-        middleware=[DefineMiddleware(RequestIdMiddleware)],
+        middleware=[DefineMiddleware(cast(Any, RequestIdMiddleware))],
         exception_handlers=exception_handlers(),
         dependencies={"redis": Provide(_provide_redis, sync_to_thread=False), **(dependencies or {})},
         openapi_config=OpenAPIConfig(title=title, version=version, path="/schema"),

@@ -105,7 +105,9 @@ async def test_api_error_keeps_status_field_and_headers(client: AsyncTestClient)
     [({"name": "x", "size": "big"}, "size"), ({"name": "x", "size": 1, "extra": True}, None)],
 )
 async def test_invalid_body_is_a_400_naming_the_field(
-    client: AsyncTestClient, body: dict[str, object], field: str | None  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    body: dict[str, object],
+    field: str | None,  # type: ignore[type-arg]
 ) -> None:
     response = await client.post("/payload", json=body)
     assert response.status_code == 400

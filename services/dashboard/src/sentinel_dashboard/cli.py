@@ -6,12 +6,14 @@ import argparse
 import os
 
 from sentinel_config import env_name
-from sentinel_service import serve
 from sentinel_dashboard.settings import get_settings
+from sentinel_service import serve
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="sentinel-dashboard", description="Run the Sentinel dashboard and orchestration API.")
+    parser = argparse.ArgumentParser(
+        prog="sentinel-dashboard", description="Run the Sentinel dashboard and orchestration API."
+    )
     parser.add_argument("--host", help="address to bind (default: SENTINEL_DASHBOARD_HOST)")
     parser.add_argument("--port", type=int, help="port to bind (default: SENTINEL_DASHBOARD_PORT)")
     parser.add_argument("--workers", type=int, help="worker processes (default: SENTINEL_DASHBOARD_WORKERS)")

@@ -6,8 +6,8 @@ import argparse
 import os
 
 from sentinel_config import env_name
-from sentinel_service import serve
 from sentinel_ingest.settings import get_settings
+from sentinel_service import serve
 
 
 def main(argv: list[str] | None = None) -> None:

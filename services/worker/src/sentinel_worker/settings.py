@@ -24,9 +24,7 @@ class WorkerProcessSettings(msgspec.Struct, kw_only=True, frozen=True):
     """The worker process itself (``SENTINEL_WORKER_*``)."""
 
     host: Annotated[str, Meta(description="Address of the worker's health and metrics endpoint")] = "127.0.0.1"
-    port: Annotated[int, Meta(description="Port of the worker's health and metrics endpoint", ge=0, le=65_535)] = (
-        8302
-    )
+    port: Annotated[int, Meta(description="Port of the worker's health and metrics endpoint", ge=0, le=65_535)] = 8302
     shutdown_timeout_s: Annotated[
         float, Meta(description="Time given to finish, write and acknowledge at shutdown, seconds", gt=0, le=600)
     ] = 30.0
