@@ -69,7 +69,9 @@ def cmd_up(root: Path, names: list[str]) -> int:
             return 1
         recorded[name] = engine.describe()
         _engines_file(root).write_text(json.dumps(recorded, indent=2) + "\n")
-        say("up", f"{name} ready at {engine.url} in {time.monotonic() - started:.1f} s (pid {engine.describe()['pid']})")
+        say(
+            "up", f"{name} ready at {engine.url} in {time.monotonic() - started:.1f} s (pid {engine.describe()['pid']})"
+        )
     return 0
 
 
