@@ -1,0 +1,105 @@
+"""What the request path records about one request, and the per-request context behind ``set_consumer``.
+
+The request path only copies references and numbers into a ``Capture``; decoding, redaction, scrubbing, IP
+resolution, event ids and encoding all happen later on the sender thread (see ``_events.py``).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+from sentinel_types import Consumer
+
+RawHeaders = list[tuple[bytes, bytes]] | list[tuple[str, str]]
+"""Header pairs as the server gave them: bytes from ASGI, latin-1 strings from WSGI and Django."""
+
+
+class Capture:
+    """One observed request/response. Mutated only by the request that owns it, then handed to the buffer."""
+
+    __slots__ = (
+        "aborted",
+        "consumer",
+        "end_ns",
+        "error",
+        "method",
+        "overhead_ns",
+        "path",
+        "peer",
+        "proxy_header",
+        "query",
+        "request_body",
+        "request_body_type",
+        "request_headers",
+        "request_size",
+        "response_body",
+        "response_body_type",
+        "response_headers",
+        "response_size",
+        "route",
+        "start_ns",
+        "status",
+        "traceparent",
+        "ttfb_ns",
+        "user_agent",
+        "wall_ns",
+    )
+
+    def __init__(
+        self, wall_ns: int, start_ns: int, method: str, path: str, query: bytes | str, peer: str | None
+    ) -> None:
+        self.wall_ns = wall_ns  # time.time_ns() when the request reached the middleware
+        self.start_ns = start_ns  # perf_counter_ns() at the same moment; durations are measured from it
+        self.method = method
+        self.path = path
+        self.query = query
+        self.peer = peer  # address of the TCP peer: the client, or the nearest proxy
+        self.status = 0
+        self.end_ns = 0
+        self.ttfb_ns = 0
+        self.request_size = 0
+        self.response_size = 0
+        self.user_agent: bytes | str | None = None
+        self.traceparent: bytes | str | None = None
+        self.proxy_header: bytes | str | None = None  # read only when trusted_proxies is set
+        self.route: str | None = None
+        self.consumer: Consumer | None = None
+        self.error: str | None = None
+        self.aborted = False
+        self.request_headers: RawHeaders | None = None
+        self.response_headers: RawHeaders | None = None
+        self.request_body: bytearray | None = None
+        self.request_body_type: str | None = None
+        self.response_body: bytearray | None = None
+        self.response_body_type: str | None = None
+        self.overhead_ns = 0  # SDK time spent on this request, on the measured sample only
+
+
+current: ContextVar[Capture | None] = ContextVar("sentinel_sdk.capture", default=None)
+"""The capture of the request being handled. Holds a mutable object, so that a value set in a copied context
+(a thread pool, a task) is still seen by the middleware."""
+
+
+def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, group: str | None = None) -> None:
+    """Attach the API consumer to the request being handled.
+
+    Call it anywhere inside a request (an endpoint, a dependency, an auth hook), with a ``Consumer`` or an id::
+
+        set_consumer("acct_42", name="Acme Inc.", group="enterprise")
+
+    It takes precedence over the ``identify`` callback. Outside a captured request it does nothing.
+    """
+    capture = current.get()
+    if capture is None:
+        return
+    if consumer is None or isinstance(consumer, Consumer):
+        capture.consumer = consumer
+    elif isinstance(consumer, str) and consumer:
+        capture.consumer = Consumer(id=consumer, name=name, group=group)
+
+
+def record_exception(exc: BaseException) -> None:
+    """Record an exception the framework turns into a response itself (Flask, Django, Litestar hooks)."""
+    capture = current.get()
+    if capture is not None and capture.error is None:
+        capture.error = type(exc).__name__

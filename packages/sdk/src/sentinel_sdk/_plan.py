@@ -1,0 +1,99 @@
+"""What the request path has to do for a client's options, worked out once when a middleware is created."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import random
+import re
+from typing import Any
+
+from sentinel_sdk import _log
+from sentinel_sdk._capture import Capture
+from sentinel_sdk._client import Client
+from sentinel_sdk._privacy import is_text_body
+from sentinel_types import Consumer
+
+MEASURE_EVERY = 64
+"""One request in this many has the SDK's own cost measured (reported as ``overhead`` in batches)."""
+
+
+class CapturePlan:
+    """Exclusion, sampling and header/body capture settings shared by every framework integration."""
+
+    def __init__(self, client: Client) -> None:
+        opts = client.options
+        self.client = client
+        self.exclude = (
+            re.compile("|".join(f"(?:{pattern})" for pattern in opts.exclude_paths)).fullmatch
+            if opts.exclude_paths
+            else None
+        )
+        self.sample_rate = opts.sample_rate
+        self.all_headers = opts.capture_headers is True
+        self.header_allowlist: frozenset[str] = (
+            frozenset(opts.capture_headers) if isinstance(opts.capture_headers, tuple) else frozenset()
+        )
+        self.capture_headers = self.all_headers or bool(self.header_allowlist)
+        self.capture_bodies = opts.capture_bodies
+        self.max_body_size = opts.max_body_size
+        self.proxy_header: str | None = opts.proxy_header if client.reads_proxy_header else None
+        self._count = 0
+
+    def skip(self, path: str) -> bool:
+        """True when this request is not captured: an excluded path, or sampled out (then counted)."""
+        if self.exclude is not None and self.exclude(path) is not None:
+            return True
+        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 - sampling
+            self.client.count_sampled_out()
+            return True
+        return False
+
+    def measure(self) -> bool:
+        """True for the one request in ``MEASURE_EVERY`` whose SDK cost is measured."""
+        self._count = count = self._count + 1
+        return not count % MEASURE_EVERY
+
+    def body_buffer(self, content_type: bytes | str | None) -> bytearray | None:
+        """An empty buffer when a body of this content type is to be captured, else None."""
+        if not self.capture_bodies or content_type is None:
+            return None
+        text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+        return bytearray() if is_text_body(text) else None
+
+    def add_body(self, buffer: bytearray, chunk: bytes) -> None:
+        """Append a chunk of a captured body, up to ``max_body_size`` bytes."""
+        room = self.max_body_size - len(buffer)
+        if room > 0:
+            buffer += chunk[:room]
+
+
+def identify(capture: Capture, callback: Any, request: Any) -> None:
+    """Run the app's ``identify`` callback unless ``set_consumer`` already named the consumer."""
+    if capture.consumer is not None:
+        return
+    try:
+        consumer = callback(request)
+    except Exception:
+        _log.warn("identify", "sentinel_sdk: the identify callback raised; the consumer is left out", exc_info=True)
+        return
+    if consumer is None or isinstance(consumer, Consumer):
+        capture.consumer = consumer
+    else:
+        _log.warn("identify-type", "sentinel_sdk: identify must return a Consumer or None, not %s", type(consumer))
+
+
+def make_client(client: Client | None, options: dict[str, Any], framework: str, version: str) -> Client:
+    """The middleware's client: the one given, or a new one built from ``options``."""
+    if client is not None and options:
+        raise TypeError(f"sentinel_sdk: pass options to the Client or to the middleware, not both: {sorted(options)}")
+    client = client if client is not None else Client(**options)
+    client._set_framework(framework, version)
+    return client
+
+
+def framework_version(distribution: str) -> str:
+    """Installed version of a framework's distribution, such as ``starlette``; ``unknown`` if not found."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,169 @@
+"""Name-based redaction of headers, query parameters and body fields, and the capture of bodies.
+
+Runs on the sender thread. Names are matched case-insensitively against built-in secret patterns plus the
+app's own; matched values become ``[REDACTED]``. Values that survive are then scrubbed by shape (``_scrub``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote_plus
+
+import msgspec
+
+from sentinel_sdk._capture import RawHeaders
+from sentinel_sdk._scrub import CARD_MARK, is_card_number, scrub
+from sentinel_types import limits
+
+REDACTED = "[REDACTED]"
+
+ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+"""Headers whose value is never sent, whatever the allowlist says."""
+
+SECRET_NAME_PATTERNS = (
+    r"pass(?:word|wd|phrase)?",
+    r"pwd",
+    r"secret",
+    r"token",
+    r"api[-_.]?key",
+    r"(?:^|[-_.])key$",
+    r"^key",
+    r"auth(?!or)",
+    r"credential",
+    r"session",
+    r"cookie",
+    r"signature",
+    r"^sig$",
+    r"csrf",
+    r"xsrf",
+    r"^otp$",
+    r"^code$",
+    r"^ssn$",
+    r"cvv|cvc",
+    r"card[-_.]?number",
+    r"^iban$",
+    r"private",
+)
+"""Names (of headers, query parameters and JSON fields) whose values are redacted by default."""
+
+_JSON_TYPES = ("application/json", "+json")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_json_encoder = msgspec.json.Encoder()
+# A "name": value pair inside JSON text that did not parse (a body cut at the size cap).
+_JSON_PAIR = re.compile(r'"(?P<name>(?:[^"\\]|\\.){1,256})"(?P<sep>\s*:\s*)(?P<value>"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+
+
+def name_matcher(extra: Iterable[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern for the built-in secret names plus ``extra`` regular expressions."""
+    return re.compile("|".join(f"(?:{pattern})" for pattern in (*SECRET_NAME_PATTERNS, *extra)), re.IGNORECASE)
+
+
+class Redactor:
+    """Redacts and scrubs captured data according to the client's options."""
+
+    def __init__(
+        self,
+        *,
+        redact_headers: Iterable[str] = (),
+        redact_query_params: Iterable[str] = (),
+        redact_body_fields: Iterable[str] = (),
+        scrub_values: bool = True,
+    ) -> None:
+        self._header_names = name_matcher(redact_headers)
+        self._query_names = name_matcher(redact_query_params)
+        self._body_names = name_matcher(redact_body_fields)
+        self._scrub = scrub if scrub_values else _identity
+        self._header_cache: dict[str, bool] = {}
+
+    def headers(self, raw: RawHeaders) -> dict[str, str]:
+        """Captured headers as a dict of lower-case names; secrets redacted, values scrubbed, limits applied."""
+        result: dict[str, str] = {}
+        for raw_name, raw_value in raw:
+            name = _text(raw_name).lower()[: limits.MAX_HEADER_NAME_LENGTH]
+            if not name:
+                continue
+            if self._is_secret_header(name):
+                value = REDACTED
+            else:
+                value = self._scrub(_text(raw_value))[: limits.MAX_HEADER_VALUE_LENGTH]
+            if name in result:  # repeated header: join as HTTP does
+                value = f"{result[name]}, {value}"[: limits.MAX_HEADER_VALUE_LENGTH]
+            elif len(result) >= limits.MAX_HEADERS:
+                continue
+            result[name] = value
+        return result
+
+    def _is_secret_header(self, name: str) -> bool:
+        secret = self._header_cache.get(name)
+        if secret is None:
+            secret = name in ALWAYS_REDACTED_HEADERS or self._header_names.search(name) is not None
+            if len(self._header_cache) < 1024:
+                self._header_cache[name] = secret
+        return secret
+
+    def query(self, query: str) -> str:
+        """A raw query string with secret-named parameters redacted and the other values scrubbed."""
+        parts = query.split("&")
+        for index, part in enumerate(parts):
+            name, sep, value = part.partition("=")
+            if not value:
+                continue
+            if self._query_names.search(unquote_plus(name)):
+                parts[index] = f"{name}{sep}{REDACTED}"
+                continue
+            decoded = unquote_plus(value)
+            scrubbed = self._scrub(decoded)
+            if scrubbed != decoded:
+                parts[index] = f"{name}{sep}{scrubbed}"
+        return "&".join(parts)
+
+    def body(self, raw: bytes | bytearray, content_type: str, truncated: bool) -> str:
+        """A captured body as text: JSON fields and form parameters redacted by name, everything scrubbed."""
+        text = bytes(raw).decode("utf-8", "replace")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media.endswith(_JSON_TYPES):
+            if not truncated:
+                try:
+                    document = msgspec.json.decode(text)
+                except msgspec.DecodeError:
+                    pass  # not valid JSON: redact what looks like fields below
+                else:
+                    return _json_encoder.encode(self._json(document)).decode()[: limits.MAX_CAPTURED_BODY_LENGTH]
+            text = _JSON_PAIR.sub(self._json_pair, text)
+        elif media == _FORM_TYPE:
+            return self.query(text)[: limits.MAX_CAPTURED_BODY_LENGTH]
+        return self._scrub(text)[: limits.MAX_CAPTURED_BODY_LENGTH]
+
+    def _json(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: REDACTED if self._body_names.search(key) else self._json(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._json(item) for item in value]
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, int) and not isinstance(value, bool) and is_card_number(str(value)):
+            return CARD_MARK
+        return value
+
+    def _json_pair(self, match: re.Match[str]) -> str:
+        if self._body_names.search(match.group("name")):
+            return f'"{match.group("name")}"{match.group("sep")}"{REDACTED}"'
+        return match.group()
+
+
+def is_text_body(content_type: str | None) -> bool:
+    """True for the content types whose bodies may be captured: JSON, text and URL-encoded forms."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("text/") or media.endswith(_JSON_TYPES) or media == _FORM_TYPE
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _identity(text: str) -> str:
+    return text

@@ -1,0 +1,28 @@
+"""Route templates in one style for every framework: ``/users/{user_id}``."""
+
+from __future__ import annotations
+
+import re
+
+_BRACE_CONVERTOR = re.compile(r"\{([^{}:]+):[^{}]*\}")
+_ANGLE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+_NAMED_GROUP = re.compile(r"\(\?P<([^>]+)>(?:[^()]|\([^()]*\))*\)")
+
+
+def from_braces(template: str) -> str:
+    """Drop type convertors: ``/users/{user_id:int}`` becomes ``/users/{user_id}`` (Starlette, Litestar)."""
+    return _BRACE_CONVERTOR.sub(r"{\1}", template) if ":" in template else template
+
+
+def from_angles(rule: str) -> str:
+    """Flask and Django ``path()`` parameters: ``/users/<int:user_id>`` becomes ``/users/{user_id}``."""
+    return _ANGLE_PARAMETER.sub(r"{\1}", rule) if "<" in rule else rule
+
+
+def from_django(route: str, is_regex: bool = False) -> str:
+    """A Django resolver route (``users/<int:pk>/`` or ``^articles/(?P<year>[0-9]{4})/$``) as ``/users/{pk}/``."""
+    if is_regex or route.startswith("^") or "(?P<" in route:
+        route = _NAMED_GROUP.sub(r"{\1}", route).replace("^", "").replace("$", "").replace("\\", "")
+    else:
+        route = from_angles(route)
+    return route if route.startswith("/") else f"/{route}"

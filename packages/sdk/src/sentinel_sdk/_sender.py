@@ -1,0 +1,265 @@
+"""The background sender: takes captures from the buffer, builds and encodes batches, delivers them with retries.
+
+Runs on one daemon thread per client (see ``_client.py``). One request is in flight at a time. A batch keeps its
+``batch_id`` across retries, so the ingest API can de-duplicate a batch whose first attempt did arrive.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import msgspec
+
+from sentinel_sdk import _log
+from sentinel_sdk._buffer import Buffer, LossLedger, OverheadStats
+from sentinel_sdk._capture import Capture
+from sentinel_sdk._events import EventBuilder, event_ids
+from sentinel_sdk._options import Options
+from sentinel_sdk._transport import Reply, Transport
+from sentinel_sdk._version import SDK_NAME, __version__
+from sentinel_types import (
+    CaptureOverhead,
+    ErrorResponse,
+    Event,
+    EventBatch,
+    IngestResponse,
+    LossCounters,
+    SdkInfo,
+    decode,
+    encode,
+    limits,
+)
+
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 30.0
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt + 1``: exponential, capped, with jitter."""
+    return min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+
+
+def is_retryable(status: int) -> bool:
+    """Statuses worth another attempt: timeouts, rate limiting and server errors."""
+    return status in (408, 425, 429) or status >= 500
+
+
+class Sender:
+    """Drains the buffer into batches on the sender thread; ``flush`` and ``close`` may be called from any thread."""
+
+    def __init__(self, options: Options, buffer: Buffer, ledger: LossLedger, sdk: Callable[[], SdkInfo]) -> None:
+        self._options = options
+        self._buffer = buffer
+        self._ledger = ledger
+        self._sdk = sdk
+        self._builder = EventBuilder(options)
+        self._overhead = OverheadStats()
+        self._transport = Transport(
+            options.endpoint or "",
+            options.api_key or "",
+            options.wire_format,
+            options.compress,
+            f"{SDK_NAME}/{__version__}",
+        )
+        self._cond = threading.Condition()
+        self._taken = 0  # captures taken from the buffer so far (guarded by _cond)
+        self._done = 0  # captures whose batch was delivered or given up (guarded by _cond)
+        self._flush_wanted = False
+        self._closing_deadline: float | None = None
+        self._stop = threading.Event()
+
+    @property
+    def builder(self) -> EventBuilder:
+        """The event builder (its options tell the request path what to keep)."""
+        return self._builder
+
+    def run(self) -> None:
+        """Thread body: send on a full batch, on the jittered interval, or on a flush request, until closed."""
+        next_flush = time.monotonic() + self._interval()
+        while not self._closing():
+            self._buffer.ready.wait(max(0.0, next_flush - time.monotonic()))
+            self._buffer.ready.clear()
+            if self._closing():
+                break
+            now = time.monotonic()
+            everything = self._flush_wanted or now >= next_flush
+            if everything:
+                self._flush_wanted = False
+                next_flush = now + self._interval()
+            self._drain(everything)
+        self._drain(everything=True)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything buffered before the call has been sent or counted as lost."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._taken + len(self._buffer)
+            self._flush_wanted = True
+            self._buffer.ready.set()
+            while self._done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, deadline: float) -> None:
+        """Ask the thread to send what it can before ``deadline`` (``time.monotonic()``) and stop."""
+        self._closing_deadline = deadline
+        self._stop.set()
+        self._buffer.ready.set()
+
+    def forget_connection(self) -> None:
+        """Drop the HTTP connection without closing it (in a forked child)."""
+        self._transport.forget()
+
+    def _closing(self) -> bool:
+        return self._closing_deadline is not None
+
+    def _interval(self) -> float:
+        return self._options.flush_interval * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+
+    def _drain(self, everything: bool) -> None:
+        batch_size = self._options.batch_size
+        while len(self._buffer) >= batch_size or (everything and len(self._buffer)):
+            deadline = self._closing_deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                self._give_up_on_buffer()
+                return
+            with self._cond:
+                captures = self._buffer.take(batch_size)
+                self._taken += len(captures)
+            try:
+                self._ship(captures)
+            except Exception:  # a bug here must not kill the thread
+                self._ledger.add(send_failed=len(captures))
+                _log.warn("sender", "sentinel_sdk: could not send %d events", len(captures), exc_info=True)
+            finally:
+                with self._cond:
+                    self._done += len(captures)
+                    self._cond.notify_all()
+
+    def _give_up_on_buffer(self) -> None:
+        with self._cond:
+            captures = self._buffer.take(len(self._buffer))
+            self._taken += len(captures)
+            self._done += len(captures)
+            self._cond.notify_all()
+        if captures:
+            self._ledger.add(shutdown=len(captures))
+            _log.warn("shutdown", "sentinel_sdk: %d events not sent before the shutdown deadline", len(captures))
+
+    def _ship(self, captures: list[Capture]) -> None:
+        events = []
+        for capture, event_id in zip(captures, event_ids(len(captures)), strict=True):
+            if capture.overhead_ns:
+                self._overhead.add(capture.overhead_ns)
+            try:
+                events.append(self._builder.build(capture, event_id))
+            except Exception:
+                self._ledger.add(send_failed=1)
+                _log.warn("build", "sentinel_sdk: could not build an event; it is counted as lost", exc_info=True)
+        if events:
+            self._send(events, self._ledger.take(self._buffer), self._overhead.take())
+
+    def _send(self, events: list[Event], dropped: LossCounters, overhead: CaptureOverhead | None) -> None:
+        opts = self._options
+        batch = EventBatch(
+            batch_id=uuid.uuid4(),
+            sent_at=time.time_ns() // 1_000_000,
+            sdk=self._sdk(),
+            service=opts.service,
+            environment=opts.environment,
+            sample_rate=opts.sample_rate,
+            dropped=dropped,
+            overhead=overhead,
+            events=events,
+        )
+        body = encode(batch, opts.wire_format)
+        if len(body) > limits.TARGET_BATCH_BYTES and len(events) > 1:
+            middle = len(events) // 2
+            self._send(events[:middle], dropped, overhead)
+            self._send(events[middle:], LossCounters(), None)
+            return
+        if len(body) > limits.MAX_BATCH_BYTES_DECOMPRESSED:
+            self._ledger.give_back(dropped)
+            self._ledger.add(oversize=1)
+            return
+        if not self._deliver(batch, body):
+            self._ledger.give_back(dropped)
+
+    def _deliver(self, batch: EventBatch, body: bytes) -> bool:
+        opts = self._options
+        started = time.monotonic()
+        for attempt in range(opts.max_retries + 1):
+            deadline = self._closing_deadline
+            timeout = opts.timeout if deadline is None else min(opts.timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                break
+            if attempt:
+                batch.sent_at = time.time_ns() // 1_000_000
+                body = encode(batch, opts.wire_format)
+            try:
+                reply = self._transport.post(body, timeout)
+            except (OSError, http.client.HTTPException) as exc:
+                _log.warn("network", "sentinel_sdk: could not reach %s: %s", opts.endpoint, exc)
+                retry_after = None
+            else:
+                if 200 <= reply.status < 300:
+                    _check_rejections(reply)
+                    return True
+                _log.warn("status", "sentinel_sdk: the ingest API answered %d: %s", reply.status, _message(reply))
+                if not is_retryable(reply.status):
+                    break
+                retry_after = reply.retry_after
+            if attempt == opts.max_retries:
+                break
+            delay = retry_after if retry_after is not None else backoff_delay(attempt)
+            wake_at = time.monotonic() + delay
+            if wake_at - started > opts.retry_budget or not self._wait_until(wake_at):
+                break
+        if self._closing_deadline is None:
+            self._ledger.add(send_failed=len(batch.events))
+        else:
+            self._ledger.add(shutdown=len(batch.events))
+        return False
+
+    def _wait_until(self, wake_at: float) -> bool:
+        """Sleep until ``wake_at``; False when a shutdown deadline comes first."""
+        if self._closing_deadline is None:
+            self._stop.wait(max(0.0, wake_at - time.monotonic()))  # returns early when closing starts
+        deadline = self._closing_deadline
+        if deadline is not None:
+            if wake_at >= deadline:
+                return False
+            time.sleep(max(0.0, wake_at - time.monotonic()))
+        return True
+
+
+def _message(reply: Reply) -> str:
+    try:
+        return decode(reply.body, ErrorResponse, "json").message
+    except (msgspec.DecodeError, ValueError):
+        return reply.body[:200].decode("utf-8", "replace") or "(no body)"
+
+
+def _check_rejections(reply: Reply) -> None:
+    try:
+        answer = decode(reply.body, IngestResponse, "json")
+    except (msgspec.DecodeError, ValueError):
+        return
+    if answer.rejected:
+        first = answer.rejected[0]
+        _log.warn(
+            "rejected",
+            "sentinel_sdk: the ingest API rejected %d events, for example event %d: %s: %s",
+            len(answer.rejected),
+            first.index,
+            first.field,
+            first.error,
+        )

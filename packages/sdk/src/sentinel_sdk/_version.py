@@ -1,0 +1,4 @@
+"""Name and version the SDK reports in every batch."""
+
+SDK_NAME = "sentinel-python"
+__version__ = "0.1.0"

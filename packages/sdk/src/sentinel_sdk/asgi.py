@@ -1,0 +1,213 @@
+"""Sentinel middleware for any ASGI 3 application.
+
+::
+
+    from sentinel_sdk.asgi import SentinelMiddleware
+
+    app = SentinelMiddleware(app, api_key="...", endpoint="https://ingest.example.com")
+
+Generic ASGI has no notion of routes: pass ``route_resolver=lambda scope: ...`` to report route templates, or use
+the Starlette/FastAPI or Litestar integration, which find them on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter_ns, time_ns
+from typing import Any
+
+from sentinel_sdk import _log
+from sentinel_sdk._capture import Capture, current
+from sentinel_sdk._client import Client
+from sentinel_sdk._plan import CapturePlan, identify, make_client
+from sentinel_sdk._version import __version__
+from sentinel_types import Consumer
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_USER_AGENT, _TRACEPARENT, _PROXY, _CONTENT_TYPE = range(4)
+
+
+class SentinelMiddleware:
+    """Captures every HTTP request of an ASGI app and sends it to Sentinel.
+
+    Args:
+        app: The ASGI application to wrap.
+        client: A ``sentinel_sdk.Client`` to share between apps; by default one is created from ``options``.
+        identify: ``identify(scope) -> Consumer | None``, called after the response, unless ``set_consumer``
+            was called during the request.
+        route_resolver: ``route_resolver(scope) -> str | None``, called after the response, returning the
+            route template (``/users/{user_id}``).
+        **options: Client options (``api_key``, ``endpoint``, ``sample_rate``, ``capture_headers``...).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        client: Client | None = None,
+        identify: Callable[[Any], Consumer | None] | None = None,
+        route_resolver: Callable[[Scope], str | None] | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.client = make_client(client, options, *self._framework())
+        self._plan = CapturePlan(self.client)
+        self._identify = identify
+        self._route_resolver = route_resolver
+        wanted = {b"user-agent": _USER_AGENT, b"traceparent": _TRACEPARENT}
+        if self._plan.proxy_header is not None:
+            wanted[self._plan.proxy_header.encode()] = _PROXY
+        if self._plan.capture_bodies:
+            wanted[b"content-type"] = _CONTENT_TYPE
+        self._wanted = wanted
+        self._allowlist = frozenset(name.encode("latin-1") for name in self._plan.header_allowlist)
+
+    def _framework(self) -> tuple[str, str]:
+        return "asgi", __version__
+
+    def route(self, scope: Scope) -> str | None:
+        """The route template of a handled request; the ``route_resolver`` option's answer here."""
+        return self._route_resolver(scope) if self._route_resolver is not None else None
+
+    def identify_argument(self, scope: Scope) -> Any:
+        """What the ``identify`` callback receives: the scope here, a request object in framework subclasses."""
+        return scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.client.active:
+            return await self.app(scope, receive, send)
+        start = perf_counter_ns()
+        try:
+            cap = self._begin(scope, start)
+        except Exception:
+            _log.warn("asgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
+            cap = None
+        if cap is None:
+            return await self.app(scope, receive, send)
+        plan = self._plan
+        measure = plan.measure()
+        token = current.set(cap)
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            try:
+                mtype = message["type"]
+                if mtype == "http.request":
+                    body = message.get("body", b"")
+                    cap.request_size += len(body)
+                    if cap.request_body is not None and body:
+                        plan.add_body(cap.request_body, body)
+                elif mtype == "http.disconnect" and not cap.end_ns:
+                    cap.aborted = True
+            except Exception:
+                _log.warn("asgi-receive", "sentinel_sdk: unexpected ASGI message", exc_info=True)
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            try:
+                mtype = message["type"]
+                if mtype == "http.response.body":
+                    body = message.get("body", b"")
+                    now = perf_counter_ns()
+                    if not cap.ttfb_ns:
+                        cap.ttfb_ns = now
+                    cap.response_size += len(body)
+                    if cap.response_body is not None and body:
+                        plan.add_body(cap.response_body, body)
+                    if not message.get("more_body", False):
+                        cap.end_ns = now
+                elif mtype == "http.response.start":
+                    cap.status = message["status"]
+                    if plan.capture_headers or plan.capture_bodies:
+                        self._response_headers(cap, message.get("headers", ()))
+            except Exception:
+                _log.warn("asgi-send", "sentinel_sdk: unexpected ASGI message", exc_info=True)
+            try:
+                await send(message)
+            except OSError:  # the server's way of saying the client is gone
+                cap.aborted = True
+                raise
+
+        overhead = perf_counter_ns() - start if measure else 0
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except asyncio.CancelledError:
+            if not cap.end_ns:
+                cap.aborted = True
+            raise
+        except BaseException as exc:
+            if cap.error is None:
+                cap.error = type(exc).__name__
+            raise
+        finally:
+            returned = perf_counter_ns()
+            try:
+                current.reset(token)
+                if not cap.end_ns:
+                    cap.end_ns = returned
+                cap.route = self.route(scope)
+                if self._identify is not None:
+                    identify(cap, self._identify, self.identify_argument(scope))
+                if measure:
+                    cap.overhead_ns = overhead + perf_counter_ns() - returned
+                self.client.capture(cap)
+            except Exception:
+                _log.warn("asgi", "sentinel_sdk: could not capture a request", exc_info=True)
+
+    def _begin(self, scope: Scope, start: int) -> Capture | None:
+        plan = self._plan
+        path = scope["path"]
+        if plan.skip(path):
+            return None
+        peer = scope.get("client")
+        cap = Capture(
+            time_ns(), start, scope["method"], path, scope.get("query_string", b""), peer[0] if peer else None
+        )
+        found: list[bytes | None] = [None, None, None, None]
+        wanted = self._wanted.get
+        allowlist = self._allowlist
+        captured: list[tuple[bytes, bytes]] = []
+        headers = scope["headers"]
+        for name, value in headers:
+            slot = wanted(name)
+            if slot is not None:
+                previous = found[slot]
+                found[slot] = value if previous is None or slot != _PROXY else previous + b"," + value
+            if allowlist and name in allowlist:
+                captured.append((name, value))
+        cap.user_agent, cap.traceparent, cap.proxy_header = found[_USER_AGENT], found[_TRACEPARENT], found[_PROXY]
+        if plan.capture_headers:
+            cap.request_headers = list(headers) if plan.all_headers else captured
+        if plan.capture_bodies:
+            _start_body(plan, cap, "request", found[_CONTENT_TYPE])
+        return cap
+
+    def _response_headers(self, cap: Capture, headers: Any) -> None:
+        plan = self._plan
+        content_type = None
+        kept: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            if name == b"content-type":
+                content_type = value
+            if plan.all_headers or name in self._allowlist:
+                kept.append((name, value))
+        if plan.capture_headers:
+            cap.response_headers = kept
+        if plan.capture_bodies:
+            _start_body(plan, cap, "response", content_type)
+
+
+def _start_body(plan: CapturePlan, cap: Capture, direction: str, content_type: bytes | None) -> None:
+    buffer = plan.body_buffer(content_type)
+    if buffer is None or content_type is None:
+        return
+    if direction == "request":
+        cap.request_body, cap.request_body_type = buffer, content_type.decode("latin-1")
+    else:
+        cap.response_body, cap.response_body_type = buffer, content_type.decode("latin-1")

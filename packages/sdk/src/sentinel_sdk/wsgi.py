@@ -1,0 +1,289 @@
+"""Sentinel middleware for any WSGI application.
+
+::
+
+    from sentinel_sdk.wsgi import SentinelMiddleware
+
+    app = SentinelMiddleware(app, api_key="...", endpoint="https://ingest.example.com")
+
+Generic WSGI has no notion of routes: pass ``route_resolver=lambda environ: ...`` to report route templates, or
+use the Flask or Django integration, which find them on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from time import perf_counter_ns, time_ns
+from types import TracebackType
+from typing import Any, Protocol
+
+from sentinel_sdk import _log
+from sentinel_sdk._capture import Capture, current
+from sentinel_sdk._client import Client
+from sentinel_sdk._plan import CapturePlan, identify, make_client
+from sentinel_sdk._version import __version__
+from sentinel_types import Consumer
+
+Environ = MutableMapping[str, Any]
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class StartResponse(Protocol):
+    """The WSGI ``start_response`` callable."""
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = ..., /
+    ) -> Callable[[bytes], object]: ...
+
+
+WSGIApp = Callable[[Any, Any], Iterable[bytes]]
+
+
+def environ_path(environ: Environ) -> str:
+    """``SCRIPT_NAME`` + ``PATH_INFO``, decoded as UTF-8 (WSGI hands them over as latin-1)."""
+    path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if not path.isascii():
+        path = path.encode("latin-1", "replace").decode("utf-8", "replace")
+    return path or "/"
+
+
+def environ_headers(environ: Environ, plan: CapturePlan) -> list[tuple[str, str]]:
+    """The request headers the plan captures, from a WSGI environ (or Django's ``request.META``)."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").lower()
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            name = key.replace("_", "-").lower()
+        else:
+            continue
+        if plan.all_headers or name in plan.header_allowlist:
+            headers.append((name, value))
+    return headers
+
+
+def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture:
+    """A capture of a request described by a WSGI environ (or Django's ``request.META``)."""
+    cap = Capture(time_ns(), start, environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), None)
+    cap.peer = environ.get("REMOTE_ADDR") or None
+    cap.user_agent = environ.get("HTTP_USER_AGENT")
+    cap.traceparent = environ.get("HTTP_TRACEPARENT")
+    if plan.proxy_header is not None:
+        cap.proxy_header = environ.get("HTTP_" + plan.proxy_header.upper().replace("-", "_"))
+    if plan.capture_headers:
+        cap.request_headers = environ_headers(environ, plan)
+    if plan.capture_bodies:
+        content_type = environ.get("CONTENT_TYPE")
+        cap.request_body = plan.body_buffer(content_type)
+        if cap.request_body is not None:
+            cap.request_body_type = content_type
+    return cap
+
+
+def response_started(plan: CapturePlan, cap: Capture, status: int, headers: Iterable[tuple[str, str]]) -> None:
+    """Record the status and the response headers (when captured) of a WSGI or Django response."""
+    cap.status = status
+    if not (plan.capture_headers or plan.capture_bodies):
+        return
+    kept = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-type" and plan.capture_bodies:
+            cap.response_body = plan.body_buffer(value)
+            cap.response_body_type = value if cap.response_body is not None else None
+        if plan.all_headers or lower in plan.header_allowlist:
+            kept.append((lower, value))
+    if plan.capture_headers:
+        cap.response_headers = kept
+
+
+def count_chunk(plan: CapturePlan, cap: Capture, chunk: bytes) -> None:
+    """Count one chunk of response body (time to first byte, size, captured body)."""
+    if not cap.ttfb_ns:
+        cap.ttfb_ns = perf_counter_ns()
+    cap.response_size += len(chunk)
+    if cap.response_body is not None and chunk:
+        plan.add_body(cap.response_body, chunk)
+
+
+class SentinelMiddleware:
+    """Captures every request of a WSGI app and sends it to Sentinel.
+
+    Args:
+        app: The WSGI application to wrap.
+        client: A ``sentinel_sdk.Client`` to share between apps; by default one is created from ``options``.
+        identify: ``identify(environ) -> Consumer | None``, called after the app returns, unless
+            ``set_consumer`` was called during the request.
+        route_resolver: ``route_resolver(environ) -> str | None``, returning the route template.
+        **options: Client options (``api_key``, ``endpoint``, ``sample_rate``, ``capture_headers``...).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        client: Client | None = None,
+        identify: Callable[[Any], Consumer | None] | None = None,
+        route_resolver: Callable[[Environ], str | None] | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.client = make_client(client, options, *self._framework())
+        self._plan = CapturePlan(self.client)
+        self._identify = identify
+        self._route_resolver = route_resolver
+
+    def _framework(self) -> tuple[str, str]:
+        return "wsgi", __version__
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if not self.client.active:
+            return self.app(environ, start_response)
+        start = perf_counter_ns()
+        plan = self._plan
+        try:
+            path = environ_path(environ)
+            cap = None if plan.skip(path) else begin(plan, environ, path, start)
+        except Exception:
+            _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
+            cap = None
+        if cap is None:
+            return self.app(environ, start_response)
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            environ["wsgi.input"] = _CountingInput(stream, cap, plan)
+        measure = plan.measure()
+
+        def start_response_wrapper(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            try:
+                response_started(plan, cap, int(status[:3]), headers)
+            except Exception:
+                _log.warn("wsgi-start", "sentinel_sdk: unexpected WSGI status or headers", exc_info=True)
+            write = start_response(status, headers, exc_info)
+
+            def counting_write(data: bytes) -> object:
+                count_chunk(plan, cap, data)
+                return write(data)
+
+            return counting_write
+
+        overhead = perf_counter_ns() - start if measure else 0
+        token = current.set(cap)
+        try:
+            result = self.app(environ, start_response_wrapper)
+        except BaseException as exc:
+            cap.error = cap.error or type(exc).__name__
+            self.finish(cap, environ, overhead if measure else -1)
+            raise
+        finally:
+            current.reset(token)
+        overhead = overhead if measure else -1
+        return ResponseIterator(result, cap, plan, lambda: self.finish(cap, environ, overhead))
+
+    def finish(self, cap: Capture, environ: Environ, overhead: int) -> None:
+        """Complete a capture and queue it; never raises. ``overhead`` is -1 when not measured."""
+        done = perf_counter_ns()
+        try:
+            if not cap.end_ns:
+                cap.end_ns = done
+            route = self.route(environ)
+            if route is not None:
+                cap.route = route
+            if self._identify is not None:
+                identify(cap, self._identify, environ)
+            if overhead >= 0:
+                cap.overhead_ns = overhead + perf_counter_ns() - done
+            self.client.capture(cap)
+        except Exception:
+            _log.warn("wsgi", "sentinel_sdk: could not capture a request", exc_info=True)
+
+    def route(self, environ: Environ) -> str | None:
+        """The route template of a handled request; the ``route_resolver`` option's answer here."""
+        return self._route_resolver(environ) if self._route_resolver is not None else None
+
+
+class ResponseIterator:
+    """Counts a response body as the server iterates it; completes the capture at the end or on ``close``."""
+
+    __slots__ = ("_cap", "_finish_capture", "_finished", "_iterator", "_plan", "_result")
+
+    def __init__(self, result: Iterable[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
+        self._result = result
+        self._iterator: Iterator[bytes] | None = None
+        self._cap = cap
+        self._plan = plan
+        self._finish_capture = finish
+        self._finished = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        cap = self._cap
+        try:
+            if self._iterator is None:
+                self._iterator = iter(self._result)
+            chunk = next(self._iterator)
+        except StopIteration:
+            cap.end_ns = perf_counter_ns()
+            self._finish()
+            raise
+        except BaseException as exc:
+            cap.error = cap.error or type(exc).__name__
+            self._finish()
+            raise
+        count_chunk(self._plan, cap, chunk)
+        return chunk
+
+    def close(self) -> None:
+        """Close the app's iterable; closing before the end means the client went away."""
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._finished:
+                cap = self._cap
+                if cap.method != "HEAD" and self._iterator is not None and not cap.end_ns:
+                    cap.aborted = True
+                self._finish()
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._finish_capture()
+
+
+class _CountingInput:
+    """``wsgi.input`` that counts the request body bytes the app reads (and keeps the captured part)."""
+
+    __slots__ = ("_cap", "_plan", "_stream")
+
+    def __init__(self, stream: Any, cap: Capture, plan: CapturePlan) -> None:
+        self._stream = stream
+        self._cap = cap
+        self._plan = plan
+
+    def _count(self, data: bytes) -> bytes:
+        self._cap.request_size += len(data)
+        if self._cap.request_body is not None and data:
+            self._plan.add_body(self._cap.request_body, data)
+        return data
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self._count(self._stream.read() if size is None or size < 0 else self._stream.read(size))
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        return self._count(self._stream.readline() if size is None or size < 0 else self._stream.readline(size))
+
+    def readlines(self, hint: int | None = -1, /) -> list[bytes]:
+        return [self._count(line) for line in self._stream.readlines(*(() if hint is None else (hint,)))]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._stream:
+            yield self._count(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
