@@ -123,9 +123,20 @@ class ControlSettings(msgspec.Struct, kw_only=True, frozen=True):
     sqlite_path: Annotated[str, _doc("SQLite database file", min_length=1)] = ".sentinel/control.db"
     dynamodb_table: Annotated[str, _doc("DynamoDB table name", pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "sentinel"
     dynamodb_endpoint_url: Annotated[str, _doc("DynamoDB endpoint URL; empty means AWS")] = ""
+    hash_secret: Annotated[
+        str, _secret("Server secret keying the hashes of ingest keys and tokens (at least 32 characters)")
+    ] = ""
+    key_cache_ttl_s: Annotated[
+        float, _doc("How long a resolved ingest key is cached; revocations take effect within it", ge=0, le=3600)
+    ] = 30.0
+    key_cache_negative_ttl_s: Annotated[
+        float, _doc("How long an unknown ingest key is remembered as unknown", ge=0, le=3600)
+    ] = 5.0
 
     def __post_init__(self) -> None:
         require_url("dynamodb_endpoint_url", self.dynamodb_endpoint_url, ("http", "https"), allow_empty=True)
+        if self.hash_secret and len(self.hash_secret) < 32:
+            raise InvalidSetting("hash_secret", "must be at least 32 characters")
 
 
 class LogSettings(msgspec.Struct, kw_only=True, frozen=True):
