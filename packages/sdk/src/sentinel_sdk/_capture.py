@@ -15,35 +15,31 @@ RawHeaders = list[tuple[bytes, bytes]] | list[tuple[str, str]]
 
 
 class Capture:
-    """One observed request/response. Mutated only by the request that owns it, then handed to the buffer."""
+    """One observed request/response. Mutated only by the request that owns it, then handed to the buffer.
 
-    __slots__ = (
-        "aborted",
-        "consumer",
-        "end_ns",
-        "error",
-        "method",
-        "overhead_ns",
-        "path",
-        "peer",
-        "proxy_header",
-        "query",
-        "request_body",
-        "request_body_type",
-        "request_headers",
-        "request_size",
-        "response_body",
-        "response_body_type",
-        "response_headers",
-        "response_size",
-        "route",
-        "start_ns",
-        "status",
-        "traceparent",
-        "ttfb_ns",
-        "user_agent",
-        "wall_ns",
-    )
+    Defaults live on the class, so that a request only pays for the attributes it sets (no ``__slots__``: an
+    instance that sets few attributes is then both faster to create and smaller).
+    """
+
+    status: int = 0
+    end_ns: int = 0  # perf_counter_ns() when the last body chunk was sent (or the app returned)
+    ttfb_ns: int = 0  # perf_counter_ns() of the first response body chunk
+    request_size: int = 0
+    response_size: int = 0
+    user_agent: bytes | str | None = None
+    traceparent: bytes | str | None = None
+    proxy_header: bytes | str | None = None  # read only when trusted_proxies is set
+    route: str | None = None
+    consumer: Consumer | None = None
+    error: str | None = None
+    aborted: bool = False
+    request_headers: RawHeaders | None = None
+    response_headers: RawHeaders | None = None
+    request_body: bytearray | None = None
+    request_body_type: str | None = None
+    response_body: bytearray | None = None
+    response_body_type: str | None = None
+    overhead_ns: int = 0  # SDK time spent on this request, on the measured sample only
 
     def __init__(
         self, wall_ns: int, start_ns: int, method: str, path: str, query: bytes | str, peer: str | None
@@ -54,25 +50,6 @@ class Capture:
         self.path = path
         self.query = query
         self.peer = peer  # address of the TCP peer: the client, or the nearest proxy
-        self.status = 0
-        self.end_ns = 0
-        self.ttfb_ns = 0
-        self.request_size = 0
-        self.response_size = 0
-        self.user_agent: bytes | str | None = None
-        self.traceparent: bytes | str | None = None
-        self.proxy_header: bytes | str | None = None  # read only when trusted_proxies is set
-        self.route: str | None = None
-        self.consumer: Consumer | None = None
-        self.error: str | None = None
-        self.aborted = False
-        self.request_headers: RawHeaders | None = None
-        self.response_headers: RawHeaders | None = None
-        self.request_body: bytearray | None = None
-        self.request_body_type: str | None = None
-        self.response_body: bytearray | None = None
-        self.response_body_type: str | None = None
-        self.overhead_ns = 0  # SDK time spent on this request, on the measured sample only
 
 
 current: ContextVar[Capture | None] = ContextVar("sentinel_sdk.capture", default=None)

@@ -8,6 +8,7 @@ import platform
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sentinel_sdk import _log
@@ -36,10 +37,13 @@ class Client:
 
     def __init__(self, api_key: str | None = None, endpoint: str | None = None, **options: Any) -> None:
         self.options: Options = parse_options({"api_key": api_key, "endpoint": endpoint, **options})
-        self._framework = ""
-        self._closed = False
         self.active = self.options.active
         """True while requests are captured: configured, enabled, and not shut down (read it, do not set it)."""
+        self._framework = ""
+        self._buffer = Buffer(self.options.buffer_size, self.options.batch_size, self._start)
+        self.capture: Callable[[Capture], None] = self._buffer.put
+        """Queue one capture for sending; never blocks (drops and counts when the buffer is full). Middleware
+        calls it at the end of each request."""
         self._setup()
         if self.options.enabled and not self.options.active:
             _log.warn(
@@ -50,10 +54,8 @@ class Client:
         _clients.add(self)
 
     def _setup(self) -> None:
-        opts = self.options
-        self._buffer = Buffer(opts.buffer_size, opts.batch_size)
         self._ledger = LossLedger()
-        self._sender = Sender(opts, self._buffer, self._ledger, self._sdk_info)
+        self._sender = Sender(self.options, self._buffer, self._ledger, self._sdk_info)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -61,15 +63,6 @@ class Client:
     def reads_proxy_header(self) -> bool:
         """True when requests must keep their proxy header (``trusted_proxies`` is set)."""
         return self._sender.builder.reads_proxy_header
-
-    def capture(self, capture: Capture) -> None:
-        """Queue one capture for sending; never blocks. Called by the middleware at the end of a request."""
-        if self._closed:
-            self._ledger.add(shutdown=1)
-            return
-        self._buffer.put(capture)
-        if self._thread is None:
-            self._start()
 
     def count_sampled_out(self) -> None:
         """Count a request skipped by the sample rate (reported with the next batch)."""
@@ -93,7 +86,6 @@ class Client:
         return self._finish_shutdown(self._begin_shutdown(timeout))
 
     def _begin_shutdown(self, timeout: float | None) -> float:
-        self._closed = True
         self.active = False
         deadline = time.monotonic() + (self.options.shutdown_timeout if timeout is None else timeout)
         self._sender.close(deadline)
@@ -132,7 +124,6 @@ class Client:
                 thread.start()
             except RuntimeError:  # interpreter shutting down: nothing more can be sent
                 _log.warn("start", "sentinel_sdk: could not start the sender thread")
-                self._closed = True
                 self.active = False
                 return
             self._thread = thread
@@ -140,6 +131,7 @@ class Client:
     def _after_fork_in_child(self) -> None:
         # The parent keeps (and sends) what it buffered; the child starts empty, with its own thread.
         self._sender.forget_connection()
+        self._buffer.reset()
         self._setup()
 
 
@@ -150,7 +142,7 @@ def _reset_clients_in_child() -> None:
 
 def _shutdown_clients_at_exit() -> None:
     # Every client drains at the same time, each within its own shutdown_timeout.
-    closing = [client for client in list(_clients) if client._thread is not None and not client._closed]
+    closing = [client for client in list(_clients) if client._thread is not None and client.active]
     deadlines = [client._begin_shutdown(None) for client in closing]
     for client, deadline in zip(closing, deadlines, strict=True):
         client._finish_shutdown(deadline)

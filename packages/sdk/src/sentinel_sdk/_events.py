@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from functools import lru_cache
+
+import msgspec
 
 from sentinel_sdk._capture import Capture
 from sentinel_sdk._ip import IpResolver
@@ -15,16 +17,35 @@ from sentinel_sdk._scrub import scrub_path
 from sentinel_types import Consumer, Event, limits
 
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
-_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_COMMON_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_DURATION_NS = int(limits.MAX_DURATION_MS * 1_000_000)
 _ABORTED_BEFORE_RESPONSE = 499  # nginx's "client closed request": the client left before any status was sent
 
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+_uuid_list = msgspec.msgpack.Decoder(list[uuid.UUID])
 
-def event_ids(count: int) -> Iterator[uuid.UUID]:
-    """``count`` random (version 4) UUIDs from one read of the OS's random source."""
-    data = os.urandom(16 * count)
-    for offset in range(0, 16 * count, 16):
-        yield uuid.UUID(bytes=data[offset : offset + 16], version=4)
+
+def event_ids(count: int) -> list[uuid.UUID]:
+    """``count`` random (version 4) UUIDs from one read of the OS's random source.
+
+    ``uuid.UUID(...)`` costs about 1.5 µs in Python; msgspec builds UUIDs in C from 16-byte MessagePack
+    ``bin`` values, so the random bytes are laid out as a MessagePack array of them and decoded at once
+    (about 0.15 µs per id).
+    """
+    random = bytearray(os.urandom(16 * count))
+    random[6::16] = random[6::16].translate(_VERSION_4)
+    random[8::16] = random[8::16].translate(_VARIANT_RFC_4122)
+    packed = bytearray(5 + 18 * count)  # array32 header, then per id: 0xc4 (bin8), 16 (length), 16 bytes
+    packed[0] = 0xDD
+    packed[1:5] = count.to_bytes(4, "big")
+    packed[5::18] = b"\xc4" * count
+    packed[6::18] = b"\x10" * count
+    for offset in range(16):
+        packed[7 + offset :: 18] = random[offset::16]
+    ids: list[uuid.UUID] = _uuid_list.decode(packed)
+    return ids
 
 
 class EventBuilder:
@@ -40,51 +61,66 @@ class EventBuilder:
         self._ips = IpResolver(options.trusted_proxies, options.proxy_header, options.anonymize_ip, options.ip_hash_key)
         self._scrub_values = options.scrub_values
         self._capture_query = options.capture_query
+        self._query = lru_cache(maxsize=4096)(self._redactor.query)
 
     @property
     def reads_proxy_header(self) -> bool:
         """True when the request path must keep the proxy header."""
         return self._ips.reads_proxy_header
 
-    def build(self, capture: Capture, event_id: uuid.UUID) -> Event:
+    def build(self, c: Capture, event_id: uuid.UUID) -> Event:
         """The wire event of one capture."""
-        c = capture
-        end_ns = c.end_ns or c.start_ns
+        # Only the required fields go through the constructor; the others are set when they differ from their
+        # default, which is several times cheaper than passing every field by keyword.
+        start = c.start_ns
         status = c.status or (_ABORTED_BEFORE_RESPONSE if c.aborted else 500)
-        header = _text(c.proxy_header) if c.proxy_header is not None else None
-        return Event(
+        event = Event(
             event_id=event_id,
             timestamp=c.wall_ns // 1_000_000,
-            method=_method(c.method),
+            method=c.method if c.method in _COMMON_METHODS else _method(c.method),
             path=self._path(c.path, c.query),
             status=status if 100 <= status <= 599 else 500,
-            duration_ms=min(max(end_ns - c.start_ns, 0), _MAX_DURATION_NS) / 1e6,
-            route=c.route[: limits.MAX_ROUTE_LENGTH] if c.route is not None else None,
-            ttfb_ms=min(max(c.ttfb_ns - c.start_ns, 0), _MAX_DURATION_NS) / 1e6 if c.ttfb_ns else None,
-            request_size=c.request_size,
-            response_size=c.response_size,
-            client_ip=self._ips.resolve(c.peer, header),
-            user_agent=_text(c.user_agent)[: limits.MAX_USER_AGENT_LENGTH] if c.user_agent is not None else None,
-            consumer=_consumer(c.consumer) if c.consumer is not None else None,
-            request_headers=self._redactor.headers(c.request_headers) if c.request_headers is not None else None,
-            response_headers=self._redactor.headers(c.response_headers) if c.response_headers is not None else None,
-            request_body=self._body(c.request_body, c.request_body_type, c.request_size),
-            response_body=self._body(c.response_body, c.response_body_type, c.response_size),
-            error=c.error[: limits.MAX_ERROR_LENGTH] if c.error is not None else None,
-            aborted=c.aborted,
-            trace_id=_trace_id(c.traceparent) if c.traceparent is not None else None,
+            duration_ms=min((c.end_ns or start) - start, _MAX_DURATION_NS) / 1e6,
         )
+        if c.route is not None:
+            event.route = c.route[: limits.MAX_ROUTE_LENGTH]
+        if c.ttfb_ns:
+            event.ttfb_ms = min(c.ttfb_ns - start, _MAX_DURATION_NS) / 1e6
+        event.request_size = c.request_size
+        event.response_size = c.response_size
+        client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
+        if client_ip is not None:
+            event.client_ip = client_ip
+        if c.user_agent is not None:
+            event.user_agent = _text(c.user_agent)[: limits.MAX_USER_AGENT_LENGTH]
+        if c.traceparent is not None:
+            event.trace_id = _trace_id(c.traceparent)
+        if c.consumer is not None:
+            event.consumer = _consumer(c.consumer)
+        if c.error is not None:
+            event.error = c.error[: limits.MAX_ERROR_LENGTH]
+        if c.aborted:
+            event.aborted = True
+        if c.request_headers is not None:
+            event.request_headers = self._redactor.headers(c.request_headers)
+        if c.response_headers is not None:
+            event.response_headers = self._redactor.headers(c.response_headers)
+        if c.request_body is not None:
+            event.request_body = self._body(c.request_body, c.request_body_type, c.request_size)
+        if c.response_body is not None:
+            event.response_body = self._body(c.response_body, c.response_body_type, c.response_size)
+        return event
 
     def _path(self, path: str, query: bytes | str) -> str:
         path = path or "/"
         if self._scrub_values:
             path = scrub_path(path)
         if query and self._capture_query:
-            path = f"{path}?{self._redactor.query(_text(query))}"
+            path = f"{path}?{self._query(_text(query))}"
         return path[: limits.MAX_PATH_LENGTH]
 
-    def _body(self, body: bytearray | None, content_type: str | None, size: int) -> str | None:
-        if body is None or content_type is None:
+    def _body(self, body: bytearray, content_type: str | None, size: int) -> str | None:
+        if content_type is None:
             return None
         return self._redactor.body(body, content_type, truncated=len(body) < size)
 
@@ -119,7 +155,11 @@ def _consumer(consumer: object) -> Consumer | None:
 
 
 def _trace_id(traceparent: bytes | str) -> str | None:
-    match = _TRACEPARENT.fullmatch(_text(traceparent).strip())
-    if match is None or match.group("trace_id") == "0" * 32:
+    """The trace id of a W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<2 hex>``); None if malformed or zero."""
+    text = _text(traceparent)
+    if len(text) < 55 or text[2] != "-" or text[35] != "-":
         return None
-    return match.group("trace_id")
+    trace_id = text[3:35]
+    if trace_id == "00000000000000000000000000000000" or _TRACE_ID.fullmatch(trace_id) is None:
+        return None
+    return trace_id

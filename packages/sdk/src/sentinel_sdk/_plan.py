@@ -29,6 +29,8 @@ class CapturePlan:
             else None
         )
         self.sample_rate = opts.sample_rate
+        self.filtering = self.exclude is not None or self.sample_rate < 1.0
+        """False when every request is captured (then ``skip`` need not be called)."""
         self.all_headers = opts.capture_headers is True
         self.header_allowlist: frozenset[str] = (
             frozenset(opts.capture_headers) if isinstance(opts.capture_headers, tuple) else frozenset()

@@ -76,6 +76,7 @@ class Redactor:
         self._body_names = name_matcher(redact_body_fields)
         self._scrub = scrub if scrub_values else _identity
         self._header_cache: dict[str, bool] = {}
+        self._query_cache: dict[str, bool] = {}
 
     def headers(self, raw: RawHeaders) -> dict[str, str]:
         """Captured headers as a dict of lower-case names; secrets redacted, values scrubbed, limits applied."""
@@ -110,14 +111,22 @@ class Redactor:
             name, sep, value = part.partition("=")
             if not value:
                 continue
-            if self._query_names.search(unquote_plus(name)):
+            if self._is_secret_parameter(name):
                 parts[index] = f"{name}{sep}{REDACTED}"
                 continue
-            decoded = unquote_plus(value)
+            decoded = unquote_plus(value) if "%" in value or "+" in value else value
             scrubbed = self._scrub(decoded)
             if scrubbed != decoded:
                 parts[index] = f"{name}{sep}{scrubbed}"
         return "&".join(parts)
+
+    def _is_secret_parameter(self, raw_name: str) -> bool:
+        secret = self._query_cache.get(raw_name)
+        if secret is None:
+            secret = self._query_names.search(unquote_plus(raw_name)) is not None
+            if len(self._query_cache) < 1024:
+                self._query_cache[raw_name] = secret
+        return secret
 
     def body(self, raw: bytes | bytearray, content_type: str, truncated: bool) -> str:
         """A captured body as text: JSON fields and form parameters redacted by name, everything scrubbed."""

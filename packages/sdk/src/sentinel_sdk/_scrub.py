@@ -41,6 +41,8 @@ _PATTERN = re.compile(
     r"|(?P<card>(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d]))"
 )
 _HEX_OR_UUID = re.compile(r"[0-9a-fA-F-]+")
+# The shortest text any pattern but the email one matches: a 13-digit card number.
+_SHORTEST_MATCH = 13
 
 
 def luhn_valid(digits: str) -> bool:
@@ -96,10 +98,18 @@ def _replace(match: re.Match[str]) -> str:
 
 def scrub(text: str) -> str:
     """Replace card numbers, emails, JWTs, bearer/basic credentials and API-key-shaped strings in ``text``."""
+    if len(text) < _SHORTEST_MATCH and "@" not in text:
+        return text  # nothing but an email fits in fewer characters, and an email needs an "@"
     return _PATTERN.sub(_replace, text)
 
 
 @lru_cache(maxsize=4096)
 def scrub_path(path: str) -> str:
-    """``scrub`` for request paths, cached: the same paths come back again and again."""
-    return _PATTERN.sub(_replace, path)
+    """``scrub`` for request paths, segment by segment (none of the patterns spans a "/"), cached."""
+    if len(path) < _SHORTEST_MATCH and "@" not in path:
+        return path
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        if len(segment) >= _SHORTEST_MATCH or "@" in segment:
+            segments[index] = _PATTERN.sub(_replace, segment)
+    return "/".join(segments)

@@ -163,7 +163,7 @@ class SentinelMiddleware:
     def _begin(self, scope: Scope, start: int) -> Capture | None:
         plan = self._plan
         path = scope["path"]
-        if plan.skip(path):
+        if plan.filtering and plan.skip(path):
             return None
         peer = scope.get("client")
         cap = Capture(

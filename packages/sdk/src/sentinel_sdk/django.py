@@ -115,7 +115,7 @@ class SentinelMiddleware:
             return None
         start = perf_counter_ns()
         try:
-            if self._plan.skip(request.path):
+            if self._plan.filtering and self._plan.skip(request.path):
                 return None
             cap = begin(self._plan, request.META, request.path, start)
             length = request.META.get("CONTENT_LENGTH")

@@ -143,7 +143,7 @@ class SentinelMiddleware:
         plan = self._plan
         try:
             path = environ_path(environ)
-            cap = None if plan.skip(path) else begin(plan, environ, path, start)
+            cap = None if plan.filtering and plan.skip(path) else begin(plan, environ, path, start)
         except Exception:
             _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
             cap = None
@@ -205,37 +205,40 @@ class SentinelMiddleware:
 
 
 class ResponseIterator:
-    """Counts a response body as the server iterates it; completes the capture at the end or on ``close``."""
+    """Counts a response body as the server iterates it; completes the capture at the end or on ``close``.
 
-    __slots__ = ("_cap", "_finish_capture", "_finished", "_iterator", "_plan", "_result")
+    Iteration runs in a generator (cheap per chunk); ``close`` lives here, on the object the server was given,
+    so that a response closed before its first chunk is still completed.
+    """
+
+    __slots__ = ("_cap", "_finish_capture", "_finished", "_plan", "_result", "_started")
 
     def __init__(self, result: Iterable[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
         self._result = result
-        self._iterator: Iterator[bytes] | None = None
         self._cap = cap
         self._plan = plan
         self._finish_capture = finish
         self._finished = False
+        self._started = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return self
+        self._started = True
+        return self._chunks()
 
-    def __next__(self) -> bytes:
-        cap = self._cap
+    def _chunks(self) -> Iterator[bytes]:
+        cap, plan = self._cap, self._plan
         try:
-            if self._iterator is None:
-                self._iterator = iter(self._result)
-            chunk = next(self._iterator)
-        except StopIteration:
-            cap.end_ns = perf_counter_ns()
-            self._finish()
-            raise
+            for chunk in self._result:
+                count_chunk(plan, cap, chunk)
+                yield chunk
+        except GeneratorExit:
+            raise  # the server stopped early; close() records it
         except BaseException as exc:
             cap.error = cap.error or type(exc).__name__
             self._finish()
             raise
-        count_chunk(self._plan, cap, chunk)
-        return chunk
+        cap.end_ns = perf_counter_ns()
+        self._finish()
 
     def close(self) -> None:
         """Close the app's iterable; closing before the end means the client went away."""
@@ -246,7 +249,7 @@ class ResponseIterator:
         finally:
             if not self._finished:
                 cap = self._cap
-                if cap.method != "HEAD" and self._iterator is not None and not cap.end_ns:
+                if self._started and not cap.end_ns and cap.method != "HEAD":
                     cap.aborted = True
                 self._finish()
 

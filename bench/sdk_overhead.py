@@ -1,0 +1,469 @@
+"""SDK overhead: CPU added per request by Sentinel and its peers, sender CPU per event, memory of a full buffer.
+
+    uv run python bench/sdk_overhead.py [--requests 50000] [--runs 3]
+
+An in-process driver calls a Starlette app (synthetic ASGI scope/receive/send) and a Flask app (synthetic WSGI
+environ) directly, with no server and no sockets on the request path. Each variant's CPU time per request is
+the driver thread's CPU time (``time.thread_time_ns``) over ``--requests`` requests, median of ``--runs`` runs;
+"added" is the difference from the bare app. Variants run interleaved so drift hits them all alike.
+
+Sentinel sends real batches to a sink server in a child process (so the sink's CPU is not counted here) that
+decodes every batch with sentinel_types. The sender thread's CPU time is read from its own thread clock. Peers
+must not send anywhere: apitally's OTLP endpoint is a closed local port, OpenTelemetry's BatchSpanProcessor
+exports to an in-memory exporter that discards spans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sentinel_sdk import Client
+
+SINK = r"""
+import gzip, json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from sentinel_types import decode_batch, format_for_content_type
+stats = {"batches": 0, "events": 0, "overhead": [], "dropped": {}}
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        batch = decode_batch(body, format_for_content_type(self.headers["Content-Type"]))
+        stats["batches"] += 1
+        stats["events"] += len(batch.events)
+        if batch.overhead is not None:
+            stats["overhead"].append(batch.overhead.p50_us)
+        for name in ("queue_full", "sampled_out", "send_failed", "oversize", "shutdown"):
+            stats["dropped"][name] = stats["dropped"].get(name, 0) + getattr(batch.dropped, name)
+        self._answer(202, b"{}")
+    def do_GET(self):
+        self._answer(200, json.dumps(stats).encode())
+    def _answer(self, status, data):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+HEADERS = [
+    (b"host", b"api.example.com"),
+    (b"user-agent", b"python-httpx/0.28.1"),
+    (b"accept", b"application/json"),
+    (b"accept-encoding", b"gzip, deflate"),
+    (b"connection", b"keep-alive"),
+    (b"authorization", b"Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    (b"x-request-id", b"9f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b"),
+    (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+]
+PATH = "/users/42"
+QUERY = "page=2&api_key=secret123"
+
+
+def asgi_scope(fresh: bool = False, index: int = 0) -> dict[str, Any]:
+    """A request scope as an ASGI server builds it; ``fresh`` copies every value, as a server would."""
+    headers = [(bytes(name), bytes(bytearray(value))) for name, value in HEADERS] if fresh else list(HEADERS)
+    path = f"/users/{index}" if fresh else PATH
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": QUERY.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("203.0.113.7", 51234),
+        "server": ("api.example.com", 80),
+    }
+
+
+def wsgi_environ() -> dict[str, Any]:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": PATH,
+        "QUERY_STRING": QUERY,
+        "SERVER_NAME": "api.example.com",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.7",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in HEADERS:
+        environ["HTTP_" + name.decode().upper().replace("-", "_")] = value.decode("latin-1")
+    return environ
+
+
+# --- apps ------------------------------------------------------------------------------------------------------
+
+
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def user(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    return Starlette(routes=[Route("/users/{user_id}", user)])
+
+
+def flask_app() -> Any:
+    from flask import Flask
+
+    app = Flask("bench")
+
+    @app.get("/users/<int:user_id>")
+    def user(user_id: int) -> str:
+        return "hello"
+
+    return app
+
+
+class NoopASGI:
+    """The cheapest middleware that still sits in the chain."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class NoopWSGI:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Any, start_response: Any) -> Iterable[bytes]:
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
+class NullExporter:
+    """An OpenTelemetry span exporter that keeps nothing and sends nowhere."""
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def otel_provider() -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(NullExporter()))  # type: ignore[arg-type]
+    return provider
+
+
+HEADER_OPTIONS: dict[str, Any] = {"capture_headers": True, "redact_headers": ["x-request-id"]}
+
+
+def asgi_variants(endpoint: str, clients: dict[str, Client]) -> dict[str, Callable[[], Any]]:
+    from sentinel_sdk.starlette import SentinelMiddleware
+
+    def sentinel(name: str, **options: Any) -> Callable[[], Any]:
+        def build() -> Any:
+            app = starlette_app()
+            clients[name] = Client(api_key="bench", endpoint=endpoint, **options)
+            app.add_middleware(SentinelMiddleware, client=clients[name])
+            return app
+
+        return build
+
+    def noop() -> Any:
+        app = starlette_app()
+        app.add_middleware(NoopASGI)
+        return app
+
+    def apitally() -> Any:
+        import apitally.starlette
+
+        app = starlette_app()
+        apitally.starlette.init(app, write_token="apt_" + "a" * 24)
+        return app
+
+    def otel() -> Any:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app = starlette_app()
+        app.add_middleware(OpenTelemetryMiddleware, tracer_provider=otel_provider())
+        return app
+
+    return {
+        "bare": starlette_app,
+        "no-op middleware": noop,
+        "sentinel (defaults)": sentinel("asgi defaults"),
+        "sentinel (headers + redaction)": sentinel("asgi headers", **HEADER_OPTIONS),
+        "apitally": apitally,
+        "opentelemetry asgi + batch": otel,
+    }
+
+
+def wsgi_variants(endpoint: str, clients: dict[str, Client]) -> dict[str, Callable[[], Any]]:
+    from sentinel_sdk.flask import Sentinel
+
+    def sentinel(name: str, **options: Any) -> Callable[[], Any]:
+        def build() -> Any:
+            app = flask_app()
+            clients[name] = Client(api_key="bench", endpoint=endpoint, **options)
+            Sentinel(app, client=clients[name])
+            return app
+
+        return build
+
+    def noop() -> Any:
+        app = flask_app()
+        app.wsgi_app = NoopWSGI(app.wsgi_app)
+        return app
+
+    def apitally() -> Any:
+        import apitally.flask
+
+        app = flask_app()
+        apitally.flask.init(app, write_token="apt_" + "a" * 24)
+        return app
+
+    def otel() -> Any:
+        from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
+
+        app = flask_app()
+        app.wsgi_app = OpenTelemetryMiddleware(app.wsgi_app, tracer_provider=otel_provider())
+        return app
+
+    return {
+        "bare": flask_app,
+        "no-op middleware": noop,
+        "sentinel (defaults)": sentinel("wsgi defaults"),
+        "sentinel (headers + redaction)": sentinel("wsgi headers", **HEADER_OPTIONS),
+        "apitally": apitally,
+        "opentelemetry wsgi + batch": otel,
+    }
+
+
+# --- drivers ---------------------------------------------------------------------------------------------------
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: Any) -> None:
+    pass
+
+
+def run_asgi(app: Any, requests: int) -> float:
+    """CPU microseconds per request on this thread."""
+
+    async def drive(count: int) -> int:
+        base = asgi_scope()
+        started = time.thread_time_ns()
+        for _ in range(count):
+            await app(dict(base, headers=list(HEADERS)), _receive, _send)
+        return time.thread_time_ns() - started
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(drive(1_000))  # warm-up: middleware stacks are built on the first call
+        gc.collect()
+        return loop.run_until_complete(drive(requests)) / requests / 1_000
+    finally:
+        loop.close()
+
+
+def _start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], None]:
+    return lambda data: None
+
+
+def run_wsgi(app: Any, requests: int) -> float:
+    """CPU microseconds per request on this thread."""
+
+    def drive(count: int) -> int:
+        base = wsgi_environ()
+        started = time.thread_time_ns()
+        for _ in range(count):
+            environ = dict(base)
+            environ["wsgi.input"] = io.BytesIO(b"")
+            result = app(environ, _start_response)
+            for _chunk in result:
+                pass
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return time.thread_time_ns() - started
+
+    drive(1_000)
+    gc.collect()
+    return drive(requests) / requests / 1_000
+
+
+def measure(
+    variants: dict[str, Callable[[], Any]], runner: Callable[[Any, int], float], requests: int, runs: int
+) -> dict[str, float | None]:
+    apps: dict[str, Any] = {}
+    for name, build in variants.items():
+        try:
+            apps[name] = build()
+        except ImportError as exc:
+            print(f"  {name}: not measured ({exc})", file=sys.stderr)
+    samples: dict[str, list[float]] = {name: [] for name in apps}
+    for run in range(runs):
+        for name, app in apps.items():
+            samples[name].append(runner(app, requests))
+        print(f"  run {run + 1}/{runs} done", file=sys.stderr)
+    return {name: (statistics.median(samples[name]) if name in samples else None) for name in variants}
+
+
+# --- sender and memory -----------------------------------------------------------------------------------------
+
+
+def sender_cpu_ns(client: Client) -> int:
+    thread = client._thread
+    if thread is None or thread.ident is None:
+        return 0
+    return time.clock_gettime_ns(time.pthread_getcpuclockid(thread.ident))
+
+
+def full_buffer_memory() -> tuple[float, int]:
+    """MB held by a full default buffer of captures of realistic requests (fresh header values each)."""
+    from sentinel_sdk.starlette import SentinelMiddleware
+
+    with socket.socket() as hole:  # accepts connections, never answers: the sender blocks on its first batch
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        client = Client(api_key="bench", endpoint=f"http://127.0.0.1:{hole.getsockname()[1]}", timeout=600.0)
+        app = starlette_app()
+        app.add_middleware(SentinelMiddleware, client=client)
+        loop = asyncio.new_event_loop()
+
+        async def drive(start: int, count: int) -> None:
+            for index in range(start, start + count):
+                await app(asgi_scope(fresh=True, index=index), _receive, _send)
+
+        loop.run_until_complete(drive(0, client.options.batch_size))
+        while len(client._buffer):  # wait until the sender has taken the first batch and is blocked sending it
+            time.sleep(0.01)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        loop.run_until_complete(drive(10**6, client.options.buffer_size))
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        held = len(client._buffer)
+        loop.close()
+        client.shutdown(timeout=0)
+    return (after - before) / 1e6, held
+
+
+# --- main ------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=50_000, help="requests per variant and run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per variant (the median is reported)")
+    args = parser.parse_args()
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        os.environ["APITALLY_OTLP_ENDPOINT"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    assert sink.stdout is not None
+    endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
+    try:
+        clients: dict[str, Client] = {}
+        print(f"Starlette {args.requests} requests x {args.runs} runs", file=sys.stderr)
+        asgi = measure(asgi_variants(endpoint, clients), run_asgi, args.requests, args.runs)
+        print(f"Flask {args.requests} requests x {args.runs} runs", file=sys.stderr)
+        wsgi = measure(wsgi_variants(endpoint, clients), run_wsgi, args.requests, args.runs)
+        sender = {}
+        for name, client in clients.items():
+            client.flush(timeout=30)
+            sender[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+        with urllib.request.urlopen(endpoint) as answer:
+            stats = json.load(answer)
+        memory_mb, held = full_buffer_memory()
+    finally:
+        sink.terminate()
+        sink.wait()
+
+    report(asgi, wsgi, sender, stats, memory_mb, held, args)
+
+
+def report(
+    asgi: dict[str, float | None],
+    wsgi: dict[str, float | None],
+    sender: dict[str, float],
+    stats: dict[str, Any],
+    memory_mb: float,
+    held: int,
+    args: argparse.Namespace,
+) -> None:
+    print(f"\nCPU per request, µs (median of {args.runs} runs x {args.requests:,} requests; added = vs bare)\n")
+    print(f"| {'variant':<32} | {'Starlette':>9} | {'added':>7} | {'Flask':>9} | {'added':>7} |")
+    print(f"|{'-' * 34}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 9}|")
+    asgi_names = list(asgi)
+    wsgi_names = list(wsgi)
+    for row in range(len(asgi_names)):
+        label = asgi_names[row].replace(" asgi", "")
+        cells = []
+        for table, names in ((asgi, asgi_names), (wsgi, wsgi_names)):
+            value, bare = table[names[row]], table["bare"]
+            if value is None or bare is None:
+                cells += ["n/a", ""]
+            else:
+                cells += [f"{value:.2f}", "" if names[row] == "bare" else f"{value - bare:+.2f}"]
+        print(f"| {label:<32} | {cells[0]:>9} | {cells[1]:>7} | {cells[2]:>9} | {cells[3]:>7} |")
+    print("\nSender thread CPU per event, µs (build, redact, encode, gzip, HTTP)\n")
+    for name, value in sender.items():
+        print(f"  {name:<16} {value:6.2f}")
+    overhead = stats["overhead"]
+    print(
+        f"\nSink received {stats['events']:,} events in {stats['batches']} batches; losses {stats['dropped']}; "
+        f"SDK self-measured capture cost p50 (median over batches): "
+        f"{statistics.median(overhead) if overhead else float('nan'):.2f} µs"
+    )
+    print(f"\nFull default buffer: {held:,} captures hold {memory_mb:.2f} MB (tracemalloc)")
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench-driver"
+    main()
