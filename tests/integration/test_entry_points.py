@@ -16,6 +16,7 @@ from sentinel_local import RedisEngine, free_port
 
 BIN = Path(sys.executable).parent
 SERVICES = {"ingest": "SENTINEL_INGEST_PORT", "worker": "SENTINEL_WORKER_PORT", "dashboard": "SENTINEL_DASHBOARD_PORT"}
+HASH_SECRET = "entry-point-test-secret-0123456789abcdefgh"
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -36,11 +37,17 @@ def test_bad_setting_stops_the_service_with_one_line(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
-def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: RedisEngine) -> None:
+def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: RedisEngine, tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / f"sentinel-{service}")],
-        env={**os.environ, "SENTINEL_REDIS_URL": redis_server.url, SERVICES[service]: str(port)},
+        env={
+            **os.environ,
+            "SENTINEL_REDIS_URL": redis_server.url,
+            "SENTINEL_CONTROL_HASH_SECRET": HASH_SECRET,
+            "SENTINEL_CONTROL_SQLITE_PATH": str(tmp_path / "control.db"),
+            SERVICES[service]: str(port),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -62,3 +69,19 @@ def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: 
             process.wait()
     assert process.returncode == 0, output
     assert '"service": "' + service + '"' in output
+
+
+def test_dashboard_without_a_server_secret_stops_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SENTINEL_CONTROL_HASH_SECRET"}
+    result = subprocess.run(
+        [str(BIN / "sentinel-dashboard")],
+        env={**env, "SENTINEL_CONTROL_SQLITE_PATH": str(tmp_path / "c.db")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("sentinel-dashboard: configuration error: SENTINEL_CONTROL_HASH_SECRET: required")

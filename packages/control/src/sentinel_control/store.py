@@ -6,11 +6,12 @@ passes the authenticated tenant cannot reach across tenants by guessing ids.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sentinel_control.models import DashboardToken, IngestKey, KeyResolution, Project, ProjectChanges, Tenant
 
 
+@runtime_checkable
 class ControlStore(Protocol):
     """Tenants, projects, ingest keys and dashboard tokens."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -112,9 +113,20 @@ def write_dev_json(
     return path
 
 
+def hash_secret(root: Path) -> str:
+    """The development server secret: generated once into ``root/hash_secret`` and reused, so that keys and
+    tokens issued by an earlier run keep working."""
+    path = root / "hash_secret"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def service_env(root: Path, engines: Sequence[Engine], service_ports: Mapping[str, int]) -> dict[str, str]:
     env = {
         "SENTINEL_LOG_FORMAT": os.environ.get("SENTINEL_LOG_FORMAT", "console"),
+        "SENTINEL_CONTROL_HASH_SECRET": os.environ.get("SENTINEL_CONTROL_HASH_SECRET") or hash_secret(root),
         "SENTINEL_CONTROL_SQLITE_PATH": str(root / "control.db"),
         "SENTINEL_ARCHIVE_LOCAL_DIR": str(root / "archive"),
         **{f"SENTINEL_{name.upper()}_PORT": str(port) for name, port in service_ports.items()},

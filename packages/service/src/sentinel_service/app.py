@@ -12,7 +12,7 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from sentinel_config import LogSettings, RedisSettings, RequestIdMiddleware, configure_logging
 from sentinel_service.errors import exception_handlers
@@ -67,6 +67,7 @@ def create_service_app(
     lifespans: Sequence[Lifespan],
     readiness: Mapping[str, Check],
     dependencies: Mapping[str, Provide] | None = None,
+    extra_exception_handlers: ExceptionHandlersMap | None = None,
     on_app_init: Sequence[Callable[[AppConfig], AppConfig]] = (),
     debug: bool = False,
 ) -> Litestar:
@@ -76,7 +77,7 @@ def create_service_app(
         route_handlers=[*health_handlers(service, version, readiness), *route_handlers],
         lifespan=list(lifespans),
         middleware=[DefineMiddleware(cast(Any, RequestIdMiddleware))],
-        exception_handlers=exception_handlers(),
+        exception_handlers={**exception_handlers(), **(extra_exception_handlers or {})},
         dependencies={"redis": Provide(_provide_redis, sync_to_thread=False), **(dependencies or {})},
         openapi_config=OpenAPIConfig(title=title, version=version, path="/schema"),
         on_app_init=list(on_app_init),

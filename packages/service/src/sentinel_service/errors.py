@@ -96,6 +96,8 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorResponse]:
+    if exc.status_code >= 500:
+        _log.error("server_error", path=request.url.path, status=exc.status_code, exc_info=exc)
     return error_response(
         request, exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail, headers=exc.headers
     )

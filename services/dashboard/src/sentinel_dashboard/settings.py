@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from sentinel_config import ControlSettings, HttpServerSettings, LogSettings, RedisSettings, load_or_exit
+from sentinel_config import AwsSettings, ControlSettings, HttpServerSettings, LogSettings, RedisSettings, load_or_exit
 
 
 class DashboardServerSettings(HttpServerSettings, kw_only=True, frozen=True):
@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     dashboard: DashboardServerSettings = msgspec.field(default_factory=DashboardServerSettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     control: ControlSettings = msgspec.field(default_factory=ControlSettings)
+    aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
