@@ -60,6 +60,8 @@ class DecodedBatch(msgspec.Struct, kw_only=True):
     """One entry per invalid event, in batch order."""
     received: int
     """How many events the body held in all."""
+    indexes: list[int]
+    """Position in the body of each accepted event (``batch.events[i]`` was at ``indexes[i]``)."""
 
 
 def format_for_content_type(content_type: str | None) -> WireFormat | None:
@@ -135,7 +137,8 @@ def decode_batch_lenient(
     else:
         if len(batch.events) > max_events:
             raise TooManyEventsError(len(batch.events), max_events)
-        return DecodedBatch(batch=batch, rejected=[], received=len(batch.events))
+        count = len(batch.events)
+        return DecodedBatch(batch=batch, rejected=[], received=count, indexes=list(range(count)))
 
     try:
         raw = decode(data, _RawEventBatch, fmt)
@@ -148,16 +151,20 @@ def decode_batch_lenient(
         raise BatchDecodeError("$.events", "a batch must hold at least one event")
 
     accepted: list[Event] = []
+    indexes: list[int] = []
     rejected: list[EventRejection] = []
     for index, raw_event in enumerate(raw.events):
         try:
             accepted.append(decode(raw_event, Event, fmt))
+            indexes.append(index)
         except msgspec.DecodeError as exc:
             path, message = split_error(exc)
             field = path[2:] if path.startswith("$.") else path
             rejected.append(EventRejection(index=index, field=field, error=message))
     envelope = {name: getattr(raw, name) for name in _BatchEnvelope.__struct_fields__}
-    return DecodedBatch(batch=EventBatch(**envelope, events=accepted), rejected=rejected, received=received)
+    return DecodedBatch(
+        batch=EventBatch(**envelope, events=accepted), rejected=rejected, received=received, indexes=indexes
+    )
 
 
 def _body_error(exc: msgspec.DecodeError, fmt: WireFormat) -> BatchDecodeError:

@@ -314,6 +314,7 @@ class TestLenientDecode:
 
         assert decoded.received == 5
         assert decoded.batch.events == good
+        assert decoded.indexes == [0, 2, 3]
         assert [(r.index, r.field) for r in decoded.rejected] == [(1, "status"), (4, "$")]
         assert "599" in decoded.rejected[0].error
         assert "timestamp" in decoded.rejected[1].error

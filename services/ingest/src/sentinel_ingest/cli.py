@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-from sentinel_config import env_name
+from sentinel_config import SettingsError, env_name
+from sentinel_control import hasher_from
 from sentinel_ingest.settings import get_settings
 from sentinel_service import serve
 
@@ -22,6 +24,11 @@ def main(argv: list[str] | None = None) -> None:
         if value is not None:
             os.environ[env_name("ingest", option)] = str(value)
     settings = get_settings()
+    try:
+        hasher_from(settings.control)
+    except SettingsError as exc:
+        print(f"sentinel-ingest: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     serve("sentinel_ingest.app:create_app", settings.ingest)
 
 

@@ -8,13 +8,23 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from sentinel_config import ControlSettings, HttpServerSettings, LogSettings, RedisSettings, load_or_exit
+from sentinel_config import AwsSettings, ControlSettings, HttpServerSettings, LogSettings, RedisSettings, load_or_exit
 
 
 class IngestServerSettings(HttpServerSettings, kw_only=True, frozen=True):
-    """Where the ingest API listens (``SENTINEL_INGEST_*``)."""
+    """The ingest API (``SENTINEL_INGEST_*``)."""
 
     port: Annotated[int, Meta(description="Port of the ingest API", ge=0, le=65_535)] = 8301
+    high_water_entries: Annotated[
+        int,
+        Meta(description="Backlog of a queue partition, in batches, above which batches are refused with 503", ge=1),
+    ] = 20_000
+    lag_max_age_s: Annotated[
+        float, Meta(description="How old the cached view of the queue's backlog may be, seconds", gt=0, le=60)
+    ] = 0.5
+    dedup_ttl_s: Annotated[
+        int, Meta(description="How long a batch id is remembered to refuse duplicates, seconds", ge=60, le=604_800)
+    ] = 86_400
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -23,6 +33,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ingest: IngestServerSettings = msgspec.field(default_factory=IngestServerSettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     control: ControlSettings = msgspec.field(default_factory=ControlSettings)
+    aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

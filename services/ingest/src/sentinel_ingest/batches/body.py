@@ -1,0 +1,92 @@
+"""Read a request body within limits: compressed size while receiving, decompressed size while inflating.
+
+A gzip bomb never gets further than the decompressed limit plus one chunk: inflation stops as soon as the
+output would pass it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+
+from sentinel_service import ApiError
+from sentinel_types import limits
+
+_CHUNK = 256 * 1024
+
+
+def content_encoding(header: str | None) -> str:
+    """``gzip`` or ``identity``; anything else is a 415 naming what is accepted."""
+    value = (header or "identity").strip().lower()
+    if value in ("", "identity"):
+        return "identity"
+    if value in ("gzip", "x-gzip"):
+        return "gzip"
+    raise ApiError(
+        415,
+        f"Content-Encoding {header!r} is not supported: send gzip or no encoding",
+        error="unsupported_encoding",
+        field="Content-Encoding",
+    )
+
+
+def _too_large(what: str, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"the {what} body exceeds {limit} bytes: send smaller batches",
+        error="payload_too_large",
+        body={"field": "body"},
+    )
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes],
+    declared_length: str | None,
+    encoding: str,
+    *,
+    max_compressed: int = limits.MAX_BATCH_BYTES_COMPRESSED,
+    max_decompressed: int = limits.MAX_BATCH_BYTES_DECOMPRESSED,
+) -> bytes:
+    """The body, decompressed, or ``ApiError`` 413 (too large) / 400 (corrupt gzip, empty)."""
+    if declared_length is not None and declared_length.isdigit() and int(declared_length) > max_compressed:
+        raise _too_large("compressed" if encoding == "gzip" else "request", max_compressed)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_compressed:
+            raise _too_large("compressed" if encoding == "gzip" else "request", max_compressed)
+        parts.append(chunk)
+    raw = b"".join(parts)
+    if not raw:
+        raise ApiError(400, "the request body is empty: send an event batch", error="invalid_batch", field="$")
+    if encoding == "identity":
+        if len(raw) > max_decompressed:
+            raise _too_large("decompressed", max_decompressed)
+        return raw
+    return inflate(raw, max_decompressed)
+
+
+def inflate(raw: bytes, limit: int) -> bytes:
+    """Gunzip ``raw`` without ever producing more than ``limit`` bytes."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out: list[bytes] = []
+    produced = 0
+    pending: bytes = raw
+    try:
+        while True:
+            piece = inflater.decompress(pending, _CHUNK)
+            produced += len(piece)
+            if produced > limit:
+                raise _too_large("decompressed", limit)
+            out.append(piece)
+            pending = inflater.unconsumed_tail
+            if inflater.eof or (not piece and not pending):
+                break
+        if not inflater.eof:
+            raise ApiError(400, "the gzip body is truncated", error="invalid_encoding", field="body")
+        if inflater.unused_data:
+            raise ApiError(400, "the gzip body has trailing data", error="invalid_encoding", field="body")
+    except zlib.error as exc:
+        raise ApiError(400, f"the body is not valid gzip: {exc}", error="invalid_encoding", field="body") from exc
+    return b"".join(out)
