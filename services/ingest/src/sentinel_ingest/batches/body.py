@@ -35,7 +35,7 @@ def _too_large(what: str, limit: int) -> ApiError:
         413,
         f"the {what} body exceeds {limit} bytes: send smaller batches",
         error="payload_too_large",
-        body={"field": "body"},
+        field="body",
     )
 
 
