@@ -35,6 +35,9 @@ class QueuedBatch(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     dropped: LossCounters = msgspec.field(default_factory=LossCounters)
     overhead: CaptureOverhead | None = None
     events: list[Event] = msgspec.field(default_factory=list)
+    retention_days: int = 0
+    """The project's retention when the batch was accepted, in days; 0 means unknown (the worker applies its
+    default). The analytics store expires rows after it."""
 
 
 _encoder = msgspec.msgpack.Encoder(uuid_format="bytes")
