@@ -289,34 +289,29 @@ async def _send(message: Any) -> None:
     pass
 
 
-def run_asgi(app: Any, requests: int) -> float:
-    """CPU microseconds per request on this thread."""
+def asgi_runner(app: Any) -> Callable[[int], int]:
+    """A function that drives ``count`` requests through ``app`` and returns this thread's CPU nanoseconds."""
+    loop = asyncio.new_event_loop()
+    base = asgi_scope()
 
     async def drive(count: int) -> int:
-        base = asgi_scope()
         started = time.thread_time_ns()
         for _ in range(count):
             await app(dict(base, headers=list(HEADERS)), _receive, _send)
         return time.thread_time_ns() - started
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(drive(1_000))  # warm-up: middleware stacks are built on the first call
-        gc.collect()
-        return loop.run_until_complete(drive(requests)) / requests / 1_000
-    finally:
-        loop.close()
+    return lambda count: loop.run_until_complete(drive(count))
 
 
 def _start_response(status: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], None]:
     return lambda data: None
 
 
-def run_wsgi(app: Any, requests: int) -> float:
-    """CPU microseconds per request on this thread."""
+def wsgi_runner(app: Any) -> Callable[[int], int]:
+    """A function that drives ``count`` requests through ``app`` and returns this thread's CPU nanoseconds."""
+    base = wsgi_environ()
 
     def drive(count: int) -> int:
-        base = wsgi_environ()
         started = time.thread_time_ns()
         for _ in range(count):
             environ = dict(base)
@@ -329,24 +324,34 @@ def run_wsgi(app: Any, requests: int) -> float:
                 close()
         return time.thread_time_ns() - started
 
-    drive(1_000)
-    gc.collect()
-    return drive(requests) / requests / 1_000
+    return drive
 
 
 def measure(
-    variants: dict[str, Callable[[], Any]], runner: Callable[[Any, int], float], requests: int, runs: int
+    variants: dict[str, Callable[[], Any]],
+    runner: Callable[[Any], Callable[[int], int]],
+    requests: int,
+    runs: int,
+    block: int = 2_000,
 ) -> dict[str, float | None]:
-    apps: dict[str, Any] = {}
+    """Median over ``runs`` of each variant's CPU µs per request; variants alternate every ``block`` requests."""
+    drivers: dict[str, Callable[[int], int]] = {}
     for name, build in variants.items():
         try:
-            apps[name] = build()
+            drivers[name] = runner(build())
         except ImportError as exc:
             print(f"  {name}: not measured ({exc})", file=sys.stderr)
-    samples: dict[str, list[float]] = {name: [] for name in apps}
+    for drive in drivers.values():
+        drive(2_000)  # warm-up: middleware stacks are built on the first call, caches fill
+    samples: dict[str, list[float]] = {name: [] for name in drivers}
     for run in range(runs):
-        for name, app in apps.items():
-            samples[name].append(runner(app, requests))
+        gc.collect()
+        totals = dict.fromkeys(drivers, 0)
+        for _ in range(max(1, requests // block)):
+            for name, drive in drivers.items():
+                totals[name] += drive(block)
+        for name, total in totals.items():
+            samples[name].append(total / (max(1, requests // block) * block) / 1_000)
         print(f"  run {run + 1}/{runs} done", file=sys.stderr)
     return {name: (statistics.median(samples[name]) if name in samples else None) for name in variants}
 
@@ -411,9 +416,9 @@ def main() -> None:
     try:
         clients: dict[str, Client] = {}
         print(f"Starlette {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        asgi = measure(asgi_variants(endpoint, clients), run_asgi, args.requests, args.runs)
+        asgi = measure(asgi_variants(endpoint, clients), asgi_runner, args.requests, args.runs)
         print(f"Flask {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        wsgi = measure(wsgi_variants(endpoint, clients), run_wsgi, args.requests, args.runs)
+        wsgi = measure(wsgi_variants(endpoint, clients), wsgi_runner, args.requests, args.runs)
         sender = {}
         for name, client in clients.items():
             client.flush(timeout=30)

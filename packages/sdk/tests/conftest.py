@@ -85,13 +85,18 @@ class IngestServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def answer_next(self, status: int, headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
+        """Answer the next request (after those already scripted) with ``status`` and ``headers``."""
+        with self._cond:
+            self.script.append(Reply(status, headers or {}, delay))
 
     def _next_reply(self) -> Reply:
         with self._cond:

@@ -18,7 +18,6 @@ from sentinel_types import Consumer, Event, limits
 
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
 _COMMON_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_DURATION_NS = int(limits.MAX_DURATION_MS * 1_000_000)
 _ABORTED_BEFORE_RESPONSE = 499  # nginx's "client closed request": the client left before any status was sent
 
@@ -74,25 +73,30 @@ class EventBuilder:
         # default, which is several times cheaper than passing every field by keyword.
         start = c.start_ns
         status = c.status or (_ABORTED_BEFORE_RESPONSE if c.aborted else 500)
+        duration = (c.end_ns or start) - start
         event = Event(
             event_id=event_id,
             timestamp=c.wall_ns // 1_000_000,
             method=c.method if c.method in _COMMON_METHODS else _method(c.method),
             path=self._path(c.path, c.query),
             status=status if 100 <= status <= 599 else 500,
-            duration_ms=min((c.end_ns or start) - start, _MAX_DURATION_NS) / 1e6,
+            duration_ms=(duration if duration < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6,
         )
         if c.route is not None:
             event.route = c.route[: limits.MAX_ROUTE_LENGTH]
         if c.ttfb_ns:
-            event.ttfb_ms = min(c.ttfb_ns - start, _MAX_DURATION_NS) / 1e6
+            ttfb = c.ttfb_ns - start
+            event.ttfb_ms = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
         event.request_size = c.request_size
         event.response_size = c.response_size
-        client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
-        if client_ip is not None:
-            event.client_ip = client_ip
-        if c.user_agent is not None:
-            event.user_agent = _text(c.user_agent)[: limits.MAX_USER_AGENT_LENGTH]
+        if self._ips.passthrough:
+            event.client_ip = c.peer[: limits.MAX_CLIENT_IP_LENGTH] if c.peer is not None else None
+        else:
+            event.client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
+        user_agent = c.user_agent
+        if user_agent is not None:
+            text = user_agent.decode("latin-1") if isinstance(user_agent, bytes) else user_agent
+            event.user_agent = text[: limits.MAX_USER_AGENT_LENGTH]
         if c.traceparent is not None:
             event.trace_id = _trace_id(c.traceparent)
         if c.consumer is not None:
@@ -160,6 +164,6 @@ def _trace_id(traceparent: bytes | str) -> str | None:
     if len(text) < 55 or text[2] != "-" or text[35] != "-":
         return None
     trace_id = text[3:35]
-    if trace_id == "00000000000000000000000000000000" or _TRACE_ID.fullmatch(trace_id) is None:
+    if not trace_id.isalnum() or trace_id == "00000000000000000000000000000000":
         return None
-    return trace_id
+    return trace_id.lower()

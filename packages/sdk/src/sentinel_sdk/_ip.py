@@ -90,6 +90,8 @@ class IpResolver:
         self._anonymize = anonymize
         self._hash_key = hash_key or b""
         self.resolve = lru_cache(maxsize=2048)(self._resolve)
+        self.passthrough = not self.reads_proxy_header and anonymize == "none"
+        """True when the client IP is simply the peer address (no proxies, no anonymisation)."""
 
     @property
     def reads_proxy_header(self) -> bool:

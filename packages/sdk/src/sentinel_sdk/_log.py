@@ -35,8 +35,8 @@ def warn(key: str, message: str, *args: object, exc_info: bool = False) -> None:
     logger.warning(message, *args, exc_info=exc_info)
 
 
-def _reset_in_child() -> None:
-    # The lock may have been held by another thread at fork time; the child gets a new one.
+def reset() -> None:
+    """Forget what was logged. Runs in a forked child, where the lock may have been held by another thread."""
     global _lock
     _lock = threading.Lock()
     _last.clear()
@@ -44,4 +44,4 @@ def _reset_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_in_child)
+    os.register_at_fork(after_in_child=reset)

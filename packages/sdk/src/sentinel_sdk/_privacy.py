@@ -135,11 +135,10 @@ class Redactor:
         if media.endswith(_JSON_TYPES):
             if not truncated:
                 try:
-                    document = msgspec.json.decode(text)
-                except msgspec.DecodeError:
-                    pass  # not valid JSON: redact what looks like fields below
-                else:
-                    return _json_encoder.encode(self._json(document)).decode()[: limits.MAX_CAPTURED_BODY_LENGTH]
+                    redacted = self._json(msgspec.json.decode(text))
+                    return _json_encoder.encode(redacted).decode()[: limits.MAX_CAPTURED_BODY_LENGTH]
+                except (msgspec.DecodeError, RecursionError):
+                    pass  # not valid JSON, or nested too deep: redact what looks like fields below
             text = _JSON_PAIR.sub(self._json_pair, text)
         elif media == _FORM_TYPE:
             return self.query(text)[: limits.MAX_CAPTURED_BODY_LENGTH]

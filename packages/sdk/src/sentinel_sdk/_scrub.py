@@ -28,12 +28,17 @@ _KEY_PREFIXES = (
     r"AIza[0-9A-Za-z_-]{35}",  # Google API key
 )
 
+_LOCAL_PUNCTUATION = re.escape(".!#$%&'*+=?^_`{|}~-")
+_LOCAL = f"[A-Za-z0-9{_LOCAL_PUNCTUATION}]"
+_LABEL = "[A-Za-z0-9-]{1,63}"
+
 _PATTERN = re.compile(
     # A JWT: base64url JSON header and payload (both start with "eyJ", i.e. '{"'), and a signature.
     r"(?P<jwt>eyJ[A-Za-z0-9_-]{4,4096}\.eyJ[A-Za-z0-9_-]{4,8192}\.[A-Za-z0-9_-]{0,1024})"
     # An Authorization-style credential: "Bearer <token>" or "Basic <base64>".
     r"|(?P<scheme>\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC))[ \t]+(?P<credential>[A-Za-z0-9._~+/-]{8,4096}=*)"
-    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})"
+    # An email: RFC 5322 local part characters except "/" (so that "/users/a@b.com" keeps its path).
+    rf"|(?P<email>(?<!{_LOCAL})[A-Za-z0-9{_LOCAL_PUNCTUATION}]{{1,64}}@{_LABEL}(?:\.{_LABEL}){{0,30}}\.[A-Za-z][A-Za-z0-9-]{{1,62}})"
     rf"|(?P<key>(?<![A-Za-z0-9_-])(?:{'|'.join(_KEY_PREFIXES)})(?![A-Za-z0-9_-]))"
     # Long mixed-case alphanumeric runs look like generated secrets (checked in _replace).
     r"|(?P<opaque>(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,512}(?![A-Za-z0-9_-]))"

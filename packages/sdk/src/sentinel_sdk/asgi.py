@@ -20,7 +20,7 @@ from typing import Any
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current
 from sentinel_sdk._client import Client
-from sentinel_sdk._plan import CapturePlan, identify, make_client
+from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, identify, make_client
 from sentinel_sdk._version import __version__
 from sentinel_types import Consumer
 
@@ -67,6 +67,7 @@ class SentinelMiddleware:
             wanted[b"content-type"] = _CONTENT_TYPE
         self._wanted = wanted
         self._allowlist = frozenset(name.encode("latin-1") for name in self._plan.header_allowlist)
+        self._count = 0
 
     def _framework(self) -> tuple[str, str]:
         return "asgi", __version__
@@ -91,7 +92,8 @@ class SentinelMiddleware:
         if cap is None:
             return await self.app(scope, receive, send)
         plan = self._plan
-        measure = plan.measure()
+        self._count = count = self._count + 1
+        measure = not count % MEASURE_EVERY
         token = current.set(cap)
 
         async def receive_wrapper() -> Message:
@@ -181,7 +183,12 @@ class SentinelMiddleware:
                 found[slot] = value if previous is None or slot != _PROXY else previous + b"," + value
             if allowlist and name in allowlist:
                 captured.append((name, value))
-        cap.user_agent, cap.traceparent, cap.proxy_header = found[_USER_AGENT], found[_TRACEPARENT], found[_PROXY]
+        if found[_USER_AGENT] is not None:
+            cap.user_agent = found[_USER_AGENT]
+        if found[_TRACEPARENT] is not None:
+            cap.traceparent = found[_TRACEPARENT]
+        if found[_PROXY] is not None:
+            cap.proxy_header = found[_PROXY]
         if plan.capture_headers:
             cap.request_headers = list(headers) if plan.all_headers else captured
         if plan.capture_bodies:

@@ -24,7 +24,6 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("flask", "Flask", "flask") from exc
 
-from sentinel_sdk import _log
 from sentinel_sdk._capture import current, record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import framework_version, identify, make_client
@@ -41,8 +40,8 @@ class Sentinel:
     Args:
         app: The Flask app; or call ``init_app(app)`` later (application factory pattern).
         client: A ``sentinel_sdk.Client`` to share; by default one is created from ``options``.
-        identify: ``identify(flask.request) -> Consumer | None``, called at the end of the request unless
-            ``set_consumer`` was called during it.
+        identify: ``identify(flask.request) -> Consumer | None``, called when the view has run (``flask.g``
+            is still there) unless ``set_consumer`` was called during the request.
         **options: Client options (``api_key``, ``endpoint``, ``sample_rate``, ``capture_headers``...).
     """
 
@@ -60,26 +59,40 @@ class Sentinel:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Install the middleware, the route and consumer hook, and the exception signal on ``app``."""
+        """Wrap ``app.wsgi_app`` and ``app.full_dispatch_request``, and connect the exception signal."""
         if app.extensions.get("sentinel") is self:
             return
         app.wsgi_app = SentinelMiddleware(app.wsgi_app, client=self.client)  # type: ignore[method-assign,assignment]
-        app.teardown_request(self._teardown)
+        app.full_dispatch_request = self._dispatcher(app.full_dispatch_request)  # type: ignore[method-assign]
         got_request_exception.connect(_on_exception, app, weak=False)
         app.extensions["sentinel"] = self
 
-    def _teardown(self, exc: BaseException | None) -> None:
-        capture = current.get()
-        if capture is None:
-            return
-        try:
-            rule = flask.request.url_rule
-            if rule is not None:
-                capture.route = from_angles(flask.request.script_root + rule.rule)
-        except Exception:
-            _log.warn("flask-route", "sentinel_sdk: could not read the Flask URL rule", exc_info=True)
-        if self.identify is not None:
-            identify(capture, self.identify, flask.request)
+    def _dispatcher(self, dispatch: Callable[[], flask.Response]) -> Callable[[], flask.Response]:
+        # Flask drops the request (and its URL rule) before the WSGI app returns, so the route is read here,
+        # at the end of the dispatch, inside the request context; so is ``identify``, with ``flask.g`` still set.
+        # A hook (teardown_request, a signal) would do the same at about twice the cost per request.
+        templates: dict[tuple[str, str], str] = {}
+
+        def full_dispatch_request() -> flask.Response:
+            try:
+                return dispatch()
+            finally:
+                capture = current.get()
+                if capture is not None:
+                    request = flask.request
+                    rule = request.url_rule
+                    if rule is not None:
+                        key = (request.environ.get("SCRIPT_NAME", ""), rule.rule)
+                        template = templates.get(key)
+                        if template is None:
+                            template = from_angles(key[0] + key[1])
+                            if len(templates) < 4_096:
+                                templates[key] = template
+                        capture.route = template
+                    if self.identify is not None:
+                        identify(capture, self.identify, request)
+
+        return full_dispatch_request
 
 
 def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:

@@ -68,11 +68,25 @@ class SentinelMiddleware(_ASGIMiddleware):
             return _match(router.routes, _matching_scope(scope), "") if "endpoint" in scope else None
         entry = self._templates.get(id(route))
         if (entry is None or entry[0] is not route) and router is not self._indexed:
-            self._templates, self._indexed = _index(router.routes), router  # first request, or routes changed
+            self._templates, self._indexed = _index(router.routes), router  # first request, or a new router
             entry = self._templates.get(id(route))
-        if entry is None or entry[0] is not route or entry[2]:
-            return _match(router.routes, _matching_scope(scope), "")
-        return entry[1]
+        if entry is not None and entry[0] is route:
+            return _match(router.routes, _matching_scope(scope), "") if entry[2] else entry[1]
+        return self._unindexed(scope, route)
+
+    def _unindexed(self, scope: Scope, route: Any) -> str | None:
+        # A route the index cannot see, such as one of FastAPI's included routers (whose routes carry the router
+        # prefix already): its own path, below the mount prefix that routing added to root_path.
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            return None
+        root_path: str = scope.get("root_path", "")
+        app_root_path: str = scope.get("app_root_path", "")
+        prefix = root_path[len(app_root_path) :] if root_path.startswith(app_root_path) else ""
+        template = prefix + from_braces(path)
+        if not prefix and len(self._templates) < 10_000:
+            self._templates[id(route)] = (route, template, False)
+        return template
 
 
 def _index(routes: Iterable[BaseRoute]) -> dict[int, _Entry]:
@@ -132,7 +146,10 @@ def _match(routes: Iterable[BaseRoute], scope: dict[str, Any], prefix: str, dept
             if depth >= _MAX_DEPTH:
                 return None
             return _match(route.routes, {**scope, **child}, inner_prefix, depth + 1)
-        template = prefix + from_braces(getattr(route, "path", ""))
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            continue
+        template = prefix + from_braces(path)
         if match is Match.FULL:
             return template
         partial = partial or template

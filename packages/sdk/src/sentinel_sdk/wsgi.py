@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current
 from sentinel_sdk._client import Client
-from sentinel_sdk._plan import CapturePlan, identify, make_client
+from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, identify, make_client
 from sentinel_sdk._version import __version__
 from sentinel_types import Consumer
 
@@ -64,10 +64,17 @@ def environ_headers(environ: Environ, plan: CapturePlan) -> list[tuple[str, str]
 
 def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture:
     """A capture of a request described by a WSGI environ (or Django's ``request.META``)."""
-    cap = Capture(time_ns(), start, environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""), None)
-    cap.peer = environ.get("REMOTE_ADDR") or None
-    cap.user_agent = environ.get("HTTP_USER_AGENT")
-    cap.traceparent = environ.get("HTTP_TRACEPARENT")
+    get = environ.get
+    cap = Capture(time_ns(), start, get("REQUEST_METHOD", "GET"), path, get("QUERY_STRING", ""), get("REMOTE_ADDR"))
+    user_agent = get("HTTP_USER_AGENT")
+    if user_agent is not None:
+        cap.user_agent = user_agent
+    traceparent = get("HTTP_TRACEPARENT")
+    if traceparent is not None:
+        cap.traceparent = traceparent
+    length = get("CONTENT_LENGTH")
+    if length:
+        cap.request_size = int(length) if length.isdigit() else 0
     if plan.proxy_header is not None:
         cap.proxy_header = environ.get("HTTP_" + plan.proxy_header.upper().replace("-", "_"))
     if plan.capture_headers:
@@ -132,6 +139,7 @@ class SentinelMiddleware:
         self._plan = CapturePlan(self.client)
         self._identify = identify
         self._route_resolver = route_resolver
+        self._count = 0
 
     def _framework(self) -> tuple[str, str]:
         return "wsgi", __version__
@@ -142,23 +150,30 @@ class SentinelMiddleware:
         start = perf_counter_ns()
         plan = self._plan
         try:
-            path = environ_path(environ)
-            cap = None if plan.filtering and plan.skip(path) else begin(plan, environ, path, start)
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            if not path.isascii():
+                path = environ_path(environ)
+            cap = None if plan.filtering and plan.skip(path) else begin(plan, environ, path or "/", start)
         except Exception:
             _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
             cap = None
         if cap is None:
             return self.app(environ, start_response)
-        stream = environ.get("wsgi.input")
-        if stream is not None:
-            environ["wsgi.input"] = _CountingInput(stream, cap, plan)
-        measure = plan.measure()
+        if plan.capture_bodies or (not cap.request_size and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "")):
+            # Bodies of declared length are counted from Content-Length; others (and captured ones) as read.
+            stream = environ.get("wsgi.input")
+            if stream is not None:
+                environ["wsgi.input"] = _CountingInput(stream, cap, plan)
+        self._count = count = self._count + 1
+        measure = not count % MEASURE_EVERY
 
         def start_response_wrapper(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             try:
-                response_started(plan, cap, int(status[:3]), headers)
+                cap.status = int(status[:3])
+                if plan.capture_headers or plan.capture_bodies:
+                    response_started(plan, cap, cap.status, headers)
             except Exception:
                 _log.warn("wsgi-start", "sentinel_sdk: unexpected WSGI status or headers", exc_info=True)
             write = start_response(status, headers, exc_info)
@@ -169,17 +184,16 @@ class SentinelMiddleware:
 
             return counting_write
 
-        overhead = perf_counter_ns() - start if measure else 0
+        overhead = perf_counter_ns() - start if measure else -1
         token = current.set(cap)
         try:
             result = self.app(environ, start_response_wrapper)
         except BaseException as exc:
             cap.error = cap.error or type(exc).__name__
-            self.finish(cap, environ, overhead if measure else -1)
+            self.finish(cap, environ, overhead)
             raise
         finally:
             current.reset(token)
-        overhead = overhead if measure else -1
         return ResponseIterator(result, cap, plan, lambda: self.finish(cap, environ, overhead))
 
     def finish(self, cap: Capture, environ: Environ, overhead: int) -> None:
@@ -229,7 +243,11 @@ class ResponseIterator:
         cap, plan = self._cap, self._plan
         try:
             for chunk in self._result:
-                count_chunk(plan, cap, chunk)
+                if not cap.ttfb_ns:
+                    cap.ttfb_ns = perf_counter_ns()
+                cap.response_size += len(chunk)
+                if cap.response_body is not None and chunk:
+                    plan.add_body(cap.response_body, chunk)
                 yield chunk
         except GeneratorExit:
             raise  # the server stopped early; close() records it
@@ -262,17 +280,21 @@ class ResponseIterator:
 class _CountingInput:
     """``wsgi.input`` that counts the request body bytes the app reads (and keeps the captured part)."""
 
-    __slots__ = ("_cap", "_plan", "_stream")
+    __slots__ = ("_cap", "_plan", "_read", "_stream")
 
     def __init__(self, stream: Any, cap: Capture, plan: CapturePlan) -> None:
         self._stream = stream
         self._cap = cap
         self._plan = plan
+        self._read = 0
 
     def _count(self, data: bytes) -> bytes:
-        self._cap.request_size += len(data)
-        if self._cap.request_body is not None and data:
-            self._plan.add_body(self._cap.request_body, data)
+        cap = self._cap
+        self._read += len(data)
+        if self._read > cap.request_size:  # the declared Content-Length, if any, until more is read
+            cap.request_size = self._read
+        if cap.request_body is not None and data:
+            self._plan.add_body(cap.request_body, data)
         return data
 
     def read(self, size: int | None = -1, /) -> bytes:
