@@ -194,12 +194,15 @@ class Sender:
             self._ledger.give_back(dropped)
 
     def _deliver(self, batch: EventBatch, body: bytes) -> bool:
+        """Send one batch, retrying under the same batch_id; count its events as lost if it never arrives."""
         opts = self._options
         started = time.monotonic()
+        lost_to = "send_failed"
         for attempt in range(opts.max_retries + 1):
             deadline = self._closing_deadline
             timeout = opts.timeout if deadline is None else min(opts.timeout, deadline - time.monotonic())
             if timeout <= 0:
+                lost_to = "shutdown"
                 break
             if attempt:
                 batch.sent_at = time.time_ns() // 1_000_000
@@ -221,12 +224,12 @@ class Sender:
                 break
             delay = retry_after if retry_after is not None else backoff_delay(attempt)
             wake_at = time.monotonic() + delay
-            if wake_at - started > opts.retry_budget or not self._wait_until(wake_at):
+            if wake_at - started > opts.retry_budget:
                 break
-        if self._closing_deadline is None:
-            self._ledger.add(send_failed=len(batch.events))
-        else:
-            self._ledger.add(shutdown=len(batch.events))
+            if not self._wait_until(wake_at):
+                lost_to = "shutdown"
+                break
+        self._ledger.add(**{lost_to: len(batch.events)})
         return False
 
     def _wait_until(self, wake_at: float) -> bool:
