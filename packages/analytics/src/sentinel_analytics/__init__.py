@@ -1,1 +1,29 @@
-"""Sentinel's analytics store: schema migrations, the write path and queries, on ClickHouse or Tinybird."""
+"""Sentinel's analytics store: schema migrations, the write path and queries, on ClickHouse or Tinybird.
+
+The worker decodes queue entries with ``decode_stored`` and writes groups of batches through an
+``AnalyticsStore`` (``ClickHouseStore`` or ``TinybirdStore``) under a deduplication token from ``group_token``.
+"""
+
+from sentinel_analytics.clickhouse import ClickHouseStore
+from sentinel_analytics.clickhouse_client import create_client
+from sentinel_analytics.encode import group_token, landing_rows
+from sentinel_analytics.migrations import MigrationError, default_migrations_dir, load_migrations, migrate
+from sentinel_analytics.store import AnalyticsStore, DeadLetter, StoreError
+from sentinel_analytics.wire import StoredBatch, StoredEvent, decode_stored
+
+__all__ = [
+    "AnalyticsStore",
+    "ClickHouseStore",
+    "DeadLetter",
+    "MigrationError",
+    "StoreError",
+    "StoredBatch",
+    "StoredEvent",
+    "create_client",
+    "decode_stored",
+    "default_migrations_dir",
+    "group_token",
+    "landing_rows",
+    "load_migrations",
+    "migrate",
+]
