@@ -35,12 +35,13 @@ from typing import Any
 from sentinel_sdk import Client
 
 SINK = r"""
-import gzip, json, sys
+import gzip, json, os, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sentinel_types import decode_batch, format_for_content_type
 stats = {"batches": 0, "events": 0, "overhead": [], "dropped": {}}
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # headers and body leave in one segment (no Nagle / delayed-ACK stall)
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.headers.get("Content-Encoding") == "gzip":
@@ -65,6 +66,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()  # exit with the bench
 server.serve_forever()
 """
 
@@ -196,85 +198,89 @@ def otel_provider() -> Any:
 HEADER_OPTIONS: dict[str, Any] = {"capture_headers": True, "redact_headers": ["x-request-id"]}
 
 
-def asgi_variants(endpoint: str, clients: dict[str, Client]) -> dict[str, Callable[[], Any]]:
+def install_sentinel_starlette(app: Any, client: Client) -> None:
     from sentinel_sdk.starlette import SentinelMiddleware
 
-    def sentinel(name: str, **options: Any) -> Callable[[], Any]:
-        def build() -> Any:
-            app = starlette_app()
-            clients[name] = Client(api_key="bench", endpoint=endpoint, **options)
-            app.add_middleware(SentinelMiddleware, client=clients[name])
-            return app
-
-        return build
-
-    def noop() -> Any:
-        app = starlette_app()
-        app.add_middleware(NoopASGI)
-        return app
-
-    def apitally() -> Any:
-        import apitally.starlette
-
-        app = starlette_app()
-        apitally.starlette.init(app, write_token="apt_" + "a" * 24)
-        return app
-
-    def otel() -> Any:
-        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-
-        app = starlette_app()
-        app.add_middleware(OpenTelemetryMiddleware, tracer_provider=otel_provider())
-        return app
-
-    return {
-        "bare": starlette_app,
-        "no-op middleware": noop,
-        "sentinel (defaults)": sentinel("asgi defaults"),
-        "sentinel (headers + redaction)": sentinel("asgi headers", **HEADER_OPTIONS),
-        "apitally": apitally,
-        "opentelemetry asgi + batch": otel,
-    }
+    app.add_middleware(SentinelMiddleware, client=client)
 
 
-def wsgi_variants(endpoint: str, clients: dict[str, Client]) -> dict[str, Callable[[], Any]]:
+def install_sentinel_flask(app: Any, client: Client) -> None:
     from sentinel_sdk.flask import Sentinel
 
-    def sentinel(name: str, **options: Any) -> Callable[[], Any]:
+    Sentinel(app, client=client)
+
+
+def install_noop_starlette(app: Any) -> None:
+    app.add_middleware(NoopASGI)
+
+
+def install_noop_flask(app: Any) -> None:
+    app.wsgi_app = NoopWSGI(app.wsgi_app)
+
+
+def install_apitally_starlette(app: Any) -> None:
+    import apitally.starlette
+
+    apitally.starlette.init(app, write_token="apt_" + "a" * 24)
+
+
+def install_apitally_flask(app: Any) -> None:
+    import apitally.flask
+
+    apitally.flask.init(app, write_token="apt_" + "a" * 24)
+
+
+def install_otel_starlette(app: Any) -> None:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    app.add_middleware(OpenTelemetryMiddleware, tracer_provider=otel_provider())
+
+
+def install_otel_flask(app: Any) -> None:
+    from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
+
+    app.wsgi_app = OpenTelemetryMiddleware(app.wsgi_app, tracer_provider=otel_provider())
+
+
+FRAMEWORKS: dict[str, tuple[Callable[[], Any], ...]] = {
+    # bare app, Sentinel, no-op middleware, apitally, OpenTelemetry
+    "starlette": (
+        starlette_app,
+        install_sentinel_starlette,
+        install_noop_starlette,
+        install_apitally_starlette,
+        install_otel_starlette,
+    ),
+    "flask": (flask_app, install_sentinel_flask, install_noop_flask, install_apitally_flask, install_otel_flask),
+}
+
+
+def variants(framework: str, endpoint: str, clients: dict[str, Client]) -> dict[str, Callable[[], Any]]:
+    """Builders of the app of ``framework``: bare, and with each middleware measured."""
+    make_app, sentinel, noop, apitally, otel = FRAMEWORKS[framework]
+
+    def with_(install: Callable[..., None], *args: Any) -> Callable[[], Any]:
         def build() -> Any:
-            app = flask_app()
-            clients[name] = Client(api_key="bench", endpoint=endpoint, **options)
-            Sentinel(app, client=clients[name])
+            app = make_app()
+            install(app, *args)
             return app
 
         return build
 
-    def noop() -> Any:
-        app = flask_app()
-        app.wsgi_app = NoopWSGI(app.wsgi_app)
-        return app
+    def with_sentinel(name: str, **options: Any) -> Callable[[], Any]:
+        def build() -> Any:
+            clients[f"{framework} {name}"] = client = Client(api_key="bench", endpoint=endpoint, **options)
+            return with_(sentinel, client)()
 
-    def apitally() -> Any:
-        import apitally.flask
-
-        app = flask_app()
-        apitally.flask.init(app, write_token="apt_" + "a" * 24)
-        return app
-
-    def otel() -> Any:
-        from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
-
-        app = flask_app()
-        app.wsgi_app = OpenTelemetryMiddleware(app.wsgi_app, tracer_provider=otel_provider())
-        return app
+        return build
 
     return {
-        "bare": flask_app,
-        "no-op middleware": noop,
-        "sentinel (defaults)": sentinel("wsgi defaults"),
-        "sentinel (headers + redaction)": sentinel("wsgi headers", **HEADER_OPTIONS),
-        "apitally": apitally,
-        "opentelemetry wsgi + batch": otel,
+        "bare": make_app,
+        "no-op middleware": with_(noop),
+        "sentinel (defaults)": with_sentinel("defaults"),
+        "sentinel (headers + redaction)": with_sentinel("headers", **HEADER_OPTIONS),
+        "apitally": with_(apitally),
+        "opentelemetry + batch processor": with_(otel),
     }
 
 
@@ -410,15 +416,15 @@ def main() -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         os.environ["APITALLY_OTLP_ENDPOINT"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert sink.stdout is not None
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
     try:
         clients: dict[str, Client] = {}
         print(f"Starlette {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        asgi = measure(asgi_variants(endpoint, clients), asgi_runner, args.requests, args.runs)
+        asgi = measure(variants("starlette", endpoint, clients), asgi_runner, args.requests, args.runs)
         print(f"Flask {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        wsgi = measure(wsgi_variants(endpoint, clients), wsgi_runner, args.requests, args.runs)
+        wsgi = measure(variants("flask", endpoint, clients), wsgi_runner, args.requests, args.runs)
         sender = {}
         for name, client in clients.items():
             client.flush(timeout=30)
@@ -448,7 +454,7 @@ def report(
     asgi_names = list(asgi)
     wsgi_names = list(wsgi)
     for row in range(len(asgi_names)):
-        label = asgi_names[row].replace(" asgi", "")
+        label = asgi_names[row]
         cells = []
         for table, names in ((asgi, asgi_names), (wsgi, wsgi_names)):
             value, bare = table[names[row]], table["bare"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sentinel_sdk import _log
@@ -67,6 +68,33 @@ class CapturePlan:
         room = self.max_body_size - len(buffer)
         if room > 0:
             buffer += chunk[:room]
+
+
+class Integration:
+    """What every middleware holds: the app, the client, the capture plan, ``identify`` and ``route_resolver``."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        client: Client | None = None,
+        identify: Callable[[Any], Consumer | None] | None = None,
+        route_resolver: Callable[[Any], str | None] | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.client = make_client(client, options, *self._framework())
+        self._plan = CapturePlan(self.client)
+        self._identify = identify
+        self._route_resolver = route_resolver
+        self._count = 0  # requests captured, to measure one in MEASURE_EVERY
+
+    def _framework(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def route(self, request: Any) -> str | None:
+        """The route template of a handled request (scope or environ); the ``route_resolver``'s answer here."""
+        return self._route_resolver(request) if self._route_resolver is not None else None
 
 
 def identify(capture: Capture, callback: Any, request: Any) -> None:

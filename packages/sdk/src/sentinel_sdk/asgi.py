@@ -19,10 +19,8 @@ from typing import Any
 
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current
-from sentinel_sdk._client import Client
-from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, identify, make_client
+from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, Integration, identify
 from sentinel_sdk._version import __version__
-from sentinel_types import Consumer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,7 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _USER_AGENT, _TRACEPARENT, _PROXY, _CONTENT_TYPE = range(4)
 
 
-class SentinelMiddleware:
+class SentinelMiddleware(Integration):
     """Captures every HTTP request of an ASGI app and sends it to Sentinel.
 
     Args:
@@ -46,20 +44,9 @@ class SentinelMiddleware:
         **options: Client options (``api_key``, ``endpoint``, ``sample_rate``, ``capture_headers``...).
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        client: Client | None = None,
-        identify: Callable[[Any], Consumer | None] | None = None,
-        route_resolver: Callable[[Scope], str | None] | None = None,
-        **options: Any,
-    ) -> None:
-        self.app = app
-        self.client = make_client(client, options, *self._framework())
-        self._plan = CapturePlan(self.client)
-        self._identify = identify
-        self._route_resolver = route_resolver
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.app: ASGIApp = app
         wanted = {b"user-agent": _USER_AGENT, b"traceparent": _TRACEPARENT}
         if self._plan.proxy_header is not None:
             wanted[self._plan.proxy_header.encode()] = _PROXY
@@ -67,14 +54,10 @@ class SentinelMiddleware:
             wanted[b"content-type"] = _CONTENT_TYPE
         self._wanted = wanted
         self._allowlist = frozenset(name.encode("latin-1") for name in self._plan.header_allowlist)
-        self._count = 0
+        self._defaults_only = len(wanted) == 2 and not self._allowlist and not self._plan.capture_headers
 
     def _framework(self) -> tuple[str, str]:
         return "asgi", __version__
-
-    def route(self, scope: Scope) -> str | None:
-        """The route template of a handled request; the ``route_resolver`` option's answer here."""
-        return self._route_resolver(scope) if self._route_resolver is not None else None
 
     def identify_argument(self, scope: Scope) -> Any:
         """What the ``identify`` callback receives: the scope here, a request object in framework subclasses."""
@@ -171,11 +154,18 @@ class SentinelMiddleware:
         cap = Capture(
             time_ns(), start, scope["method"], path, scope.get("query_string", b""), peer[0] if peer else None
         )
+        headers = scope["headers"]
+        if self._defaults_only:  # the common case, kept as cheap as it gets
+            for name, value in headers:
+                if name == b"user-agent":
+                    cap.user_agent = value
+                elif name == b"traceparent":
+                    cap.traceparent = value
+            return cap
         found: list[bytes | None] = [None, None, None, None]
         wanted = self._wanted.get
         allowlist = self._allowlist
         captured: list[tuple[bytes, bytes]] = []
-        headers = scope["headers"]
         for name, value in headers:
             slot = wanted(name)
             if slot is not None:

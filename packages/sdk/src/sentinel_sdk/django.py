@@ -33,7 +33,7 @@ from sentinel_sdk._capture import Capture, current, record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import CapturePlan, framework_version, identify, make_client
 from sentinel_sdk._routes import from_django
-from sentinel_sdk.wsgi import ResponseIterator, begin, count_chunk, response_started
+from sentinel_sdk.wsgi import CountedBody, ResponseIterator, begin, count_chunk, response_started
 
 __all__ = ["SentinelMiddleware"]
 
@@ -172,43 +172,33 @@ class SentinelMiddleware:
             _log.warn("django", "sentinel_sdk: could not capture a request", exc_info=True)
 
 
-class _AsyncBody:
-    """An async streaming body, counted as it is sent; completes the capture at the end or on ``close``."""
+class _AsyncBody(CountedBody):
+    """An async streaming body, counted as Django sends it."""
+
+    __slots__ = ("_content",)
 
     def __init__(
         self, content: AsyncIterator[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]
     ) -> None:
+        super().__init__(cap, plan, finish)
         self._content = content
-        self._cap = cap
-        self._plan = plan
-        self._finish_capture = finish
-        self._finished = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 
     async def __anext__(self) -> bytes:
+        self._started = True
         try:
             chunk = await self._content.__anext__()
         except StopAsyncIteration:
-            self._cap.end_ns = perf_counter_ns()
-            self._finish()
+            self._ended()
             raise
         except BaseException as exc:
-            self._cap.error = self._cap.error or type(exc).__name__
-            self._finish()
+            self._failed(exc)
             raise
         count_chunk(self._plan, self._cap, chunk)
         return chunk
 
     def close(self) -> None:
         """Called by Django when the response is closed; before the end, the client went away."""
-        if not self._finished:
-            if not self._cap.end_ns:
-                self._cap.aborted = True
-            self._finish()
-
-    def _finish(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._finish_capture()
+        self._closed()

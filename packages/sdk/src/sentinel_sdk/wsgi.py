@@ -19,10 +19,8 @@ from typing import Any, Protocol
 
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current
-from sentinel_sdk._client import Client
-from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, identify, make_client
+from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, Integration, identify
 from sentinel_sdk._version import __version__
-from sentinel_types import Consumer
 
 Environ = MutableMapping[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -113,7 +111,7 @@ def count_chunk(plan: CapturePlan, cap: Capture, chunk: bytes) -> None:
         plan.add_body(cap.response_body, chunk)
 
 
-class SentinelMiddleware:
+class SentinelMiddleware(Integration):
     """Captures every request of a WSGI app and sends it to Sentinel.
 
     Args:
@@ -125,21 +123,9 @@ class SentinelMiddleware:
         **options: Client options (``api_key``, ``endpoint``, ``sample_rate``, ``capture_headers``...).
     """
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        client: Client | None = None,
-        identify: Callable[[Any], Consumer | None] | None = None,
-        route_resolver: Callable[[Environ], str | None] | None = None,
-        **options: Any,
-    ) -> None:
-        self.app = app
-        self.client = make_client(client, options, *self._framework())
-        self._plan = CapturePlan(self.client)
-        self._identify = identify
-        self._route_resolver = route_resolver
-        self._count = 0
+    def __init__(self, app: WSGIApp, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.app: WSGIApp = app
 
     def _framework(self) -> tuple[str, str]:
         return "wsgi", __version__
@@ -213,27 +199,53 @@ class SentinelMiddleware:
         except Exception:
             _log.warn("wsgi", "sentinel_sdk: could not capture a request", exc_info=True)
 
-    def route(self, environ: Environ) -> str | None:
-        """The route template of a handled request; the ``route_resolver`` option's answer here."""
-        return self._route_resolver(environ) if self._route_resolver is not None else None
 
+class CountedBody:
+    """A response body counted as it is sent, whose capture is completed once: at its end, or when closed."""
 
-class ResponseIterator:
-    """Counts a response body as the server iterates it; completes the capture at the end or on ``close``.
+    __slots__ = ("_cap", "_finish_capture", "_finished", "_plan", "_started")
 
-    Iteration runs in a generator (cheap per chunk); ``close`` lives here, on the object the server was given,
-    so that a response closed before its first chunk is still completed.
-    """
-
-    __slots__ = ("_cap", "_finish_capture", "_finished", "_plan", "_result", "_started")
-
-    def __init__(self, result: Iterable[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
-        self._result = result
+    def __init__(self, cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
         self._cap = cap
         self._plan = plan
         self._finish_capture = finish
         self._finished = False
         self._started = False
+
+    def _ended(self) -> None:
+        self._cap.end_ns = perf_counter_ns()
+        self._finish()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._cap.error = self._cap.error or type(exc).__name__
+        self._finish()
+
+    def _closed(self) -> None:
+        # Closed before its end (and after it started): the client went away. HEAD answers have no body.
+        if not self._finished:
+            cap = self._cap
+            if self._started and not cap.end_ns and cap.method != "HEAD":
+                cap.aborted = True
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._finish_capture()
+
+
+class ResponseIterator(CountedBody):
+    """A WSGI response iterable, counted as the server iterates it.
+
+    Iteration runs in a generator (cheap per chunk); ``close`` lives here, on the object the server was given,
+    so that a response closed before its first chunk is still completed.
+    """
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: Iterable[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
+        super().__init__(cap, plan, finish)
+        self._result = result
 
     def __iter__(self) -> Iterator[bytes]:
         self._started = True
@@ -252,11 +264,9 @@ class ResponseIterator:
         except GeneratorExit:
             raise  # the server stopped early; close() records it
         except BaseException as exc:
-            cap.error = cap.error or type(exc).__name__
-            self._finish()
+            self._failed(exc)
             raise
-        cap.end_ns = perf_counter_ns()
-        self._finish()
+        self._ended()
 
     def close(self) -> None:
         """Close the app's iterable; closing before the end means the client went away."""
@@ -265,16 +275,7 @@ class ResponseIterator:
             if close is not None:
                 close()
         finally:
-            if not self._finished:
-                cap = self._cap
-                if self._started and not cap.end_ns and cap.method != "HEAD":
-                    cap.aborted = True
-                self._finish()
-
-    def _finish(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._finish_capture()
+            self._closed()
 
 
 class _CountingInput:

@@ -231,39 +231,30 @@ def test_a_forked_child_sends_its_own_events_and_the_parent_is_unaffected(
     assert len(child_batch.events) == 1
 
 
-def run_python(code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def exit_after_one_request(endpoint: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run a fresh interpreter that captures one request to ``/at-exit`` and exits normally."""
+    code = f"""
+        from sentinel_sdk import Client
+        from sentinel_sdk.wsgi import SentinelMiddleware
+        client = Client(api_key="k", endpoint="{endpoint}", **{options!r})
+        app = SentinelMiddleware(lambda environ, start: [start("200 OK", []) and b""], client=client)
+        for chunk in app({{"REQUEST_METHOD": "GET", "PATH_INFO": "/at-exit"}}, lambda *args: None):
+            pass
+        """
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=30, check=False
     )
 
 
 def test_buffered_events_are_sent_when_the_process_exits(ingest: Any) -> None:
-    result = run_python(
-        f"""
-        from sentinel_sdk import Client
-        from sentinel_sdk.wsgi import SentinelMiddleware
-        client = Client(api_key="k", endpoint="{ingest.url}", flush_interval=60)
-        app = SentinelMiddleware(lambda environ, start: [start("204 No Content", []) and b""], client=client)
-        for chunk in app({{"REQUEST_METHOD": "GET", "PATH_INFO": "/at-exit"}}, lambda *args: None):
-            pass
-        """
-    )
+    result = exit_after_one_request(ingest.url, flush_interval=60)
     assert result.returncode == 0, result.stderr
     assert [event.path for event in ingest.wait_for_events(1, timeout=5)] == ["/at-exit"]
 
 
 def test_exit_is_not_held_up_past_the_shutdown_deadline(black_hole: str) -> None:
     started = time.monotonic()
-    result = run_python(
-        f"""
-        from sentinel_sdk import Client
-        from sentinel_sdk.wsgi import SentinelMiddleware
-        client = Client(api_key="k", endpoint="{black_hole}", shutdown_timeout=0.5)
-        app = SentinelMiddleware(lambda environ, start: [start("200 OK", []) and b""], client=client)
-        for chunk in app({{"REQUEST_METHOD": "GET", "PATH_INFO": "/stuck"}}, lambda *args: None):
-            pass
-        """
-    )
+    result = exit_after_one_request(black_hole, shutdown_timeout=0.5)
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 10  # the interpreter's own start-up included
     assert "not sent before the shutdown deadline" in result.stderr or "did not finish" in result.stderr
