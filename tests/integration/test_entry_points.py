@@ -36,9 +36,14 @@ def test_bad_setting_stops_the_service_with_one_line(service: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("service", list(SERVICES))
-def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: RedisEngine, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("service", "server"), [("ingest", "uvicorn"), ("ingest", "granian"), ("worker", ""), ("dashboard", "uvicorn")]
+)
+def test_service_serves_health_and_stops_on_sigterm(
+    service: str, server: str, redis_server: RedisEngine, tmp_path: Path
+) -> None:
     port = free_port()
+    server_choice = {f"SENTINEL_{service.upper()}_SERVER": server} if server else {}
     process = subprocess.Popen(
         [str(BIN / f"sentinel-{service}")],
         env={
@@ -47,6 +52,7 @@ def test_service_serves_health_and_stops_on_sigterm(service: str, redis_server: 
             "SENTINEL_CONTROL_HASH_SECRET": HASH_SECRET,
             "SENTINEL_CONTROL_SQLITE_PATH": str(tmp_path / "control.db"),
             SERVICES[service]: str(port),
+            **server_choice,
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

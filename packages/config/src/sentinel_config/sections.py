@@ -152,6 +152,7 @@ class HttpServerSettings(msgspec.Struct, kw_only=True, frozen=True):
     host: Annotated[str, _doc("Address to bind")] = "127.0.0.1"
     port: Annotated[int, _doc("Port to bind", ge=0, le=65_535)] = 8000
     workers: Annotated[int, _doc("Server worker processes", ge=1, le=256)] = 1
+    server: Annotated[Literal["uvicorn", "granian"], _doc("ASGI server: uvicorn or granian")] = "uvicorn"
     graceful_timeout_s: Annotated[
         float, _doc("Time given to in-flight requests at shutdown, seconds", gt=0, le=600)
     ] = 10.0

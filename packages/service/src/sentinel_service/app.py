@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 import redis.asyncio as redis
+import structlog
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -73,7 +75,17 @@ def create_service_app(
 ) -> Litestar:
     """A Litestar app with the parts every Sentinel service shares."""
     configure_logging(log, service=service)
+    logger = structlog.get_logger("sentinel.service")
+
+    async def started() -> None:
+        logger.info("service_started", version=version, pid=os.getpid())
+
+    async def stopped() -> None:
+        logger.info("service_stopped", pid=os.getpid())
+
     return Litestar(
+        on_startup=[started],
+        on_shutdown=[stopped],
         route_handlers=[*health_handlers(service, version, readiness), *route_handlers],
         lifespan=list(lifespans),
         middleware=[DefineMiddleware(cast(Any, RequestIdMiddleware))],

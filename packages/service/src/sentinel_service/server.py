@@ -17,8 +17,12 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 def serve(app_factory: str, server: HttpServerSettings) -> None:
     """Serve ``module:create_app`` (a factory taking no arguments) until SIGINT/SIGTERM, then drain and stop.
 
-    A stop signal ends the process with status 0 once in-flight requests are done.
+    A stop signal ends the process with status 0 once in-flight requests are done (or the graceful timeout
+    passed). ``server.server`` picks the ASGI server.
     """
+    if server.server == "granian":
+        _serve_granian(app_factory, server)
+        return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     uvicorn.run(
@@ -33,3 +37,20 @@ def serve(app_factory: str, server: HttpServerSettings) -> None:
         server_header=False,
         proxy_headers=False,
     )
+
+
+def _serve_granian(app_factory: str, server: HttpServerSettings) -> None:
+    from granian.constants import Interfaces, Loops
+    from granian.server import Server
+
+    Server(
+        app_factory,
+        address=server.host,
+        port=server.port,
+        interface=Interfaces.ASGI,
+        workers=server.workers,
+        factory=True,
+        loop=Loops.uvloop,
+        log_enabled=False,  # the app configures logging in each worker
+        workers_kill_timeout=int(server.graceful_timeout_s),
+    ).serve()
