@@ -50,6 +50,7 @@ class TestAccepted:
         assert (entry.project_id, entry.tenant_id) == (stack.project.id, stack.project.tenant_id)
         assert (entry.batch_id, entry.service, entry.environment) == (sent.batch_id, "billing", "staging")
         assert abs(entry.received_at - now_ms()) < 60_000
+        assert entry.retention_days == stack.project.retention_days
         partition = partition_for(stack.project.id, PARTITIONS)
         assert await stack.redis.xlen(stream_key(partition)) == 1
 

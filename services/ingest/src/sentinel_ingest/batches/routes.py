@@ -151,6 +151,7 @@ async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestRespon
         tenant_id=resolution.tenant_id,
         batch_id=batch.batch_id,
         received_at=received_at,
+        retention_days=resolution.retention_days,
         sdk=batch.sdk,
         service=batch.service,
         environment=batch.environment,
