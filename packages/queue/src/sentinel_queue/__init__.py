@@ -11,19 +11,37 @@ from sentinel_queue.names import (
     stream_keys,
     tail_channel,
 )
+from sentinel_queue.updates import (
+    RESUMABLE,
+    TOPICS,
+    Topic,
+    channel,
+    publish_update,
+    split_message,
+    updates_after,
+    updates_stream,
+)
 
 __all__ = [
     "CONSUMER_GROUP",
     "DEAD_LETTER_STREAM",
     "ENTRY_FIELD",
     "ENTRY_VERSION",
+    "RESUMABLE",
+    "TOPICS",
     "QueuedBatch",
+    "Topic",
+    "channel",
     "decode_entry",
     "encode_entry",
     "partition_for",
     "partition_lag",
+    "publish_update",
     "seen_key",
+    "split_message",
     "stream_key",
     "stream_keys",
     "tail_channel",
+    "updates_after",
+    "updates_stream",
 ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -16,6 +20,9 @@ from sentinel_dashboard.control import (
 )
 from sentinel_dashboard.projects.routes import ProjectController
 from sentinel_dashboard.settings import Settings, get_settings
+from sentinel_dashboard.stream.hub import Hub
+from sentinel_dashboard.stream.routes import create_sse_token, events
+from sentinel_dashboard.stream.tokens import SseTokenSigner
 from sentinel_dashboard.tokens.routes import TokenController
 from sentinel_service import create_service_app, redis_lifespan, redis_ready
 
@@ -29,8 +36,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         version=__version__,
         title="Sentinel dashboard API",
         log=settings.log,
-        route_handlers=[ProjectController, TokenController],
-        lifespans=[redis_lifespan(settings.redis), control_lifespan(settings)],
+        route_handlers=[ProjectController, TokenController, create_sse_token, events],
+        lifespans=[redis_lifespan(settings.redis), control_lifespan(settings), _hub_lifespan(settings)],
         readiness={"redis": redis_ready, "control": control_ready},
         dependencies={
             "control": Provide(provide_control, sync_to_thread=False),
@@ -40,4 +47,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.hasher = hasher
+    app.state.sse_signer = SseTokenSigner(settings.control.hash_secret)
     return app
+
+
+def _hub_lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        hub = Hub(
+            app.state.redis,
+            queue_size=settings.dashboard.sse_queue_size,
+            max_per_tenant=settings.dashboard.sse_max_connections_per_tenant,
+        )
+        hub.start()
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            await hub.close()
+
+    return lifespan

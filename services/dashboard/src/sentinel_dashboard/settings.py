@@ -15,6 +15,20 @@ class DashboardServerSettings(HttpServerSettings, kw_only=True, frozen=True):
     """Where the dashboard and orchestration API listens (``SENTINEL_DASHBOARD_*``)."""
 
     port: Annotated[int, Meta(description="Port of the dashboard and orchestration API", ge=0, le=65_535)] = 8300
+    sse_heartbeat_s: Annotated[float, Meta(description="Seconds between SSE heartbeat comments", gt=0, le=300)] = 15.0
+    sse_max_lifetime_s: Annotated[
+        float, Meta(description="Longest life of one SSE connection before the client is told to reconnect", gt=0)
+    ] = 900.0
+    sse_retry_ms: Annotated[int, Meta(description="Reconnection delay advised to SSE clients, ms", ge=0)] = 3_000
+    sse_queue_size: Annotated[
+        int, Meta(description="Updates buffered per SSE connection before a slow client misses some", ge=1)
+    ] = 1_000
+    sse_max_connections_per_tenant: Annotated[
+        int, Meta(description="Live SSE connections one tenant may hold per dashboard process", ge=1)
+    ] = 50
+    sse_token_ttl_s: Annotated[
+        int, Meta(description="Lifetime of SSE access tokens minted by POST /api/sse-tokens, seconds", ge=10, le=3600)
+    ] = 300
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):

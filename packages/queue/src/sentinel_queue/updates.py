@@ -1,0 +1,72 @@
+"""Live updates for the dashboard: pub/sub channels, and bounded streams for the topics that can be resumed.
+
+- ``requests``: the worker publishes a sample of each project's events on ``tail_channel(project)``; live only.
+- ``jobs`` and ``state``: ``publish_update`` appends the update to a bounded stream (the last ``maxlen``
+  updates, so a client reconnecting with ``Last-Event-ID`` gets what it missed) and publishes it with its stream
+  id, in one atomic Lua call. A pub/sub message is ``b"<stream id> <json payload>"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+import redis.asyncio as redis
+
+from sentinel_queue.names import tail_channel
+
+Topic = Literal["requests", "metrics", "jobs", "state"]
+TOPICS: tuple[Topic, ...] = ("requests", "metrics", "jobs", "state")
+RESUMABLE: frozenset[Topic] = frozenset({"jobs", "state"})
+UPDATES_MAXLEN = 1_000
+
+_PUBLISH = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[1])
+redis.call('PUBLISH', ARGV[2], id .. ' ' .. ARGV[1])
+return id
+"""
+
+
+def channel(project_id: str, topic: Topic) -> str:
+    """The pub/sub channel of a project's topic."""
+    if topic == "requests":
+        return tail_channel(project_id)
+    return f"sentinel:live:{project_id}:{topic}"
+
+
+def updates_stream(project_id: str, topic: Topic) -> str:
+    """The bounded stream that keeps a resumable topic's recent updates."""
+    return f"sentinel:updates:{{{project_id}}}:{topic}"
+
+
+async def publish_update(
+    client: redis.Redis, project_id: str, topic: Topic, payload: Any, *, maxlen: int = UPDATES_MAXLEN
+) -> str:
+    """Record and publish one update of a resumable topic; returns its id (the SSE event id)."""
+    if topic not in RESUMABLE:
+        raise ValueError(f"topic {topic!r} is not resumable; publish it on channel(...) directly")
+    data = msgspec.json.encode(payload)
+    entry_id = await client.eval(
+        _PUBLISH, 1, updates_stream(project_id, topic), data, channel(project_id, topic), maxlen
+    )
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def split_message(message: bytes) -> tuple[str | None, bytes]:
+    """``(id, json payload)`` of a pub/sub message; id is None for live-only topics (the whole message is JSON)."""
+    head, sep, rest = message.partition(b" ")
+    if sep and head[:1].isdigit() and b"-" in head:
+        return head.decode(), rest
+    return None, message
+
+
+async def updates_after(
+    client: redis.Redis, project_id: str, topic: Topic, last_id: str, *, count: int = UPDATES_MAXLEN
+) -> list[tuple[str, bytes]]:
+    """Updates recorded after ``last_id`` (exclusive), oldest first, at most ``count``."""
+    entries: Any = await client.xrange(updates_stream(project_id, topic), min=f"({last_id}", count=count)
+    return [(_text(entry_id), bytes(fields[b"d"])) for entry_id, fields in entries or []]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
