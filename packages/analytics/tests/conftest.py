@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from sentinel_analytics import ClickHouseStore, create_client, migrate
+from sentinel_analytics import ClickHouseStore, create_client
+from sentinel_analytics.testing import drop_database, fresh_database
 from sentinel_config import ClickHouseSettings
 from sentinel_local import ClickHouseEngine
 
 
 @pytest.fixture
 async def ch_settings(clickhouse_server: ClickHouseEngine) -> AsyncIterator[ClickHouseSettings]:
-    settings = ClickHouseSettings(url=clickhouse_server.url, database=f"test_{uuid.uuid4().hex[:12]}")
-    await migrate(settings)
+    settings = await fresh_database(clickhouse_server.url)
     yield settings
-    admin = await create_client(settings, with_database=False)
-    try:
-        await admin.command(f"DROP DATABASE IF EXISTS `{settings.database}` SYNC")
-    finally:
-        await admin.close()
+    await drop_database(settings)
 
 
 @pytest.fixture

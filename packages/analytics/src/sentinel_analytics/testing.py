@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 import uuid
 
+from sentinel_analytics.clickhouse_client import create_client
+from sentinel_analytics.migrations import migrate
+from sentinel_config import ClickHouseSettings
 from sentinel_queue import QueuedBatch
 from sentinel_types import CaptureOverhead, Consumer, Event, LossCounters, SdkInfo
 
@@ -74,3 +77,18 @@ def make_batch(
         events=[make_event(rng, now_ms - rng.randint(0, spread_ms), full=full) for _ in range(events)],
         retention_days=retention_days,
     )
+
+
+async def fresh_database(url: str) -> ClickHouseSettings:
+    """Settings for a new, migrated database with a unique name on the ClickHouse server at ``url``."""
+    settings = ClickHouseSettings(url=url, database=f"test_{uuid.uuid4().hex[:12]}")
+    await migrate(settings)
+    return settings
+
+
+async def drop_database(settings: ClickHouseSettings) -> None:
+    admin = await create_client(settings, with_database=False)
+    try:
+        await admin.command(f"DROP DATABASE IF EXISTS `{settings.database}` SYNC")
+    finally:
+        await admin.close()

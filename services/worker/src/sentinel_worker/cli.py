@@ -1,48 +1,124 @@
-"""``sentinel-worker``: run one worker process until SIGTERM or SIGINT."""
+"""``sentinel-worker``: consume until SIGTERM or SIGINT (``run``, the default), or apply migrations (``migrate``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
+import sys
+from pathlib import Path
 
 import redis.asyncio as redis
 import structlog
 
+from sentinel_analytics import AnalyticsStore, MigrationError, StoreError, migrate
 from sentinel_config import configure_logging
+from sentinel_worker.archive import S3Archive, open_archive
+from sentinel_worker.consumer import Consumer
 from sentinel_worker.health import HealthServer
+from sentinel_worker.metrics import Metrics
 from sentinel_worker.settings import Settings, get_settings
 
 log = structlog.get_logger("sentinel.worker")
 
 
-async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve health and metrics and hold the queue connection until ``stop`` is set."""
-    client = redis.Redis.from_url(settings.redis.url, socket_timeout=settings.redis.socket_timeout_s)
-    health = HealthServer(settings.worker.host, settings.worker.port, counters=dict)
-    port = await health.start()
-    log.info("worker_started", health_port=port, partitions=settings.redis.partitions)
+def _migrations_dir(settings: Settings) -> Path | None:
+    return Path(settings.worker.migrations_dir) if settings.worker.migrations_dir else None
+
+
+async def open_store(settings: Settings) -> AnalyticsStore:
+    """The configured store, migrated (ClickHouse, when ``migrate_on_start``) and checked."""
+    if settings.analytics.backend == "tinybird":
+        from sentinel_analytics.tinybird import TinybirdStore
+
+        return TinybirdStore(settings.tinybird)
+    from sentinel_analytics import ClickHouseStore
+
+    if settings.worker.migrate_on_start:
+        await migrate(settings.clickhouse, _migrations_dir(settings))
+    store = await ClickHouseStore.open(settings.clickhouse)
     try:
-        while not stop.is_set():
-            try:
-                await client.ping()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("queue_unreachable", error=str(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=5)
-            except TimeoutError:
-                continue
+        await store.check_layout()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def _store_when_ready(settings: Settings, stop: asyncio.Event) -> AnalyticsStore | None:
+    """Open the store, retrying while it is unreachable (health keeps answering); None if stopped first."""
+    delay = settings.worker.retry_initial_s
+    while not stop.is_set():
+        try:
+            return await open_store(settings)
+        except MigrationError:
+            raise
+        except StoreError as exc:
+            if not exc.retryable:
+                raise
+            error = str(exc)
+        except Exception as exc:  # the store's client raises many kinds while it cannot connect
+            error = f"{type(exc).__name__}: {exc}"
+        log.warning("store_unavailable", backend=settings.analytics.backend, error=error, retry_in_s=delay)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(settings.worker.retry_max_s, delay * 2)
+    return None
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve health and metrics, then consume until ``stop`` is set."""
+    metrics = Metrics()
+    health = HealthServer(settings.worker.host, settings.worker.port, counters=metrics.snapshot)
+    port = await health.start()
+    client = redis.Redis.from_url(
+        settings.redis.url,
+        socket_timeout=max(settings.redis.socket_timeout_s, 2.0),
+        max_connections=settings.redis.max_connections,
+    )
+    archive = open_archive(settings.archive, settings.aws)
+    log.info("worker_started", health_port=port, partitions=settings.redis.partitions)
+    store: AnalyticsStore | None = None
+    try:
+        store = await _store_when_ready(settings, stop)
+        if store is None:
+            return
+        if isinstance(archive, S3Archive):
+            await archive.ensure_bucket()
+        consumer = Consumer(settings.worker, settings.redis.partitions, client, store, archive, metrics=metrics)
+        await consumer.run(stop)
     finally:
+        if store is not None:
+            await store.close()
+        await archive.close()
         await health.stop()
         await client.aclose()
         log.info("worker_stopped")
 
 
+async def _migrate(settings: Settings) -> int:
+    applied = await migrate(settings.clickhouse, _migrations_dir(settings))
+    names = [f"{m.version:04d}_{m.name}" for m in applied]
+    log.info("migrations_done", applied=names, database=settings.clickhouse.database)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sentinel-worker", description="Run a Sentinel worker process.")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "command", nargs="?", choices=("run", "migrate"), default="run", help="run (default) or migrate"
+    )
+    args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log, service="worker")
+
+    if args.command == "migrate":
+        try:
+            sys.exit(asyncio.run(_migrate(settings)))
+        except (MigrationError, StoreError, OSError) as exc:
+            print(f"sentinel-worker: migrate failed: {exc}", file=sys.stderr)
+            sys.exit(1)
 
     async def _main() -> None:
         stop = asyncio.Event()

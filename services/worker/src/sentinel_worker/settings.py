@@ -28,6 +28,47 @@ class WorkerProcessSettings(msgspec.Struct, kw_only=True, frozen=True):
     shutdown_timeout_s: Annotated[
         float, Meta(description="Time given to finish, write and acknowledge at shutdown, seconds", gt=0, le=600)
     ] = 30.0
+    consumer_name: Annotated[
+        str, Meta(description="Consumer name in the group; empty means host-pid-random (unique per process)")
+    ] = ""
+    read_count: Annotated[
+        int, Meta(description="Most entries (batches) read per partition per read", ge=1, le=10_000)
+    ] = 200
+    flush_events: Annotated[
+        int, Meta(description="An insert is sent once it holds this many events", ge=1, le=5_000_000)
+    ] = 200_000
+    flush_interval_s: Annotated[
+        float, Meta(description="An insert is sent at the latest this long after its first batch, seconds", gt=0, le=60)
+    ] = 0.25
+    max_inflight: Annotated[
+        int, Meta(description="Inserts being written at once (reading goes on meanwhile)", ge=1, le=16)
+    ] = 2
+    claim_idle_s: Annotated[
+        float, Meta(description="Entries pending this long with another consumer are claimed, seconds", gt=0, le=86_400)
+    ] = 60.0
+    claim_interval_s: Annotated[
+        float, Meta(description="How often to look for idle entries to claim, seconds", gt=0, le=3_600)
+    ] = 5.0
+    max_deliveries: Annotated[
+        int, Meta(description="An entry delivered more times than this goes to the dead-letter stream", ge=1, le=1_000)
+    ] = 5
+    retry_initial_s: Annotated[
+        float, Meta(description="First wait after a failed store or archive write, seconds", gt=0, le=60)
+    ] = 0.5
+    retry_max_s: Annotated[float, Meta(description="Longest wait between write retries, seconds", gt=0, le=600)] = 30.0
+    trim_interval_s: Annotated[
+        float, Meta(description="How often fully acknowledged stream history is trimmed, seconds", gt=0, le=3_600)
+    ] = 10.0
+    tail_events_per_s: Annotated[
+        float, Meta(description="Live-tail events published per project per second at most", ge=0, le=10_000)
+    ] = 20.0
+    default_retention_days: Annotated[
+        int, Meta(description="Retention of rows whose batch does not say, days", ge=1, le=36_500)
+    ] = 30
+    migrate_on_start: Annotated[bool, Meta(description="Apply pending ClickHouse migrations before consuming")] = True
+    migrations_dir: Annotated[
+        str, Meta(description="Directory of the NNNN_name.sql migrations; empty means infra/clickhouse of the source")
+    ] = ""
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):

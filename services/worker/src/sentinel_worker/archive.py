@@ -1,0 +1,172 @@
+"""The raw (bronze) archive: each insert's batches as gzipped NDJSON, in S3 or a local directory.
+
+Objects are keyed ``bronze/project=<id>/date=YYYY-MM-DD/hour=HH/p<partition>-<token>.ndjson.gz`` (date and hour
+of the batch's arrival, UTC). The token names the insert, and the bytes are deterministic (gzip without a
+timestamp), so writing an insert again after a crash overwrites an object with identical content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+from sentinel_analytics import StoredBatch
+from sentinel_config import ArchiveSettings, AwsSettings
+
+PREFIX = "bronze"
+_json = msgspec.json.Encoder()
+
+
+class ArchiveError(RuntimeError):
+    """The archive write failed; the worker retries it."""
+
+
+class Archive(Protocol):
+    async def write(self, token: str, batches: Sequence[tuple[int, StoredBatch]]) -> None:
+        """Durably store ``(partition, batch)`` pairs under ``token``. Raises ``ArchiveError``."""
+
+    async def close(self) -> None: ...
+
+
+def object_keys(token: str, batches: Sequence[tuple[int, StoredBatch]]) -> dict[str, list[StoredBatch]]:
+    """Batches grouped by the object they belong in."""
+    objects: dict[str, list[StoredBatch]] = {}
+    for partition, batch in batches:
+        arrived = datetime.fromtimestamp(batch.received_at / 1000, UTC)
+        key = (
+            f"{PREFIX}/project={batch.project_id}/date={arrived:%Y-%m-%d}/hour={arrived:%H}/"
+            f"p{partition:03d}-{token}.ndjson.gz"
+        )
+        objects.setdefault(key, []).append(batch)
+    return objects
+
+
+def render(batches: Sequence[StoredBatch]) -> bytes:
+    """Gzipped NDJSON, one batch per line; no timestamp in the gzip header, so equal input gives equal bytes."""
+    lines = [_json.encode(batch) for batch in batches]
+    lines.append(b"")
+    return gzip.compress(b"\n".join(lines), compresslevel=1, mtime=0)
+
+
+def _render_all(objects: dict[str, list[StoredBatch]]) -> dict[str, bytes]:
+    return {key: render(batches) for key, batches in objects.items()}
+
+
+class LocalArchive:
+    """A directory; each object written to a temporary file, fsynced, then renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def write(self, token: str, batches: Sequence[tuple[int, StoredBatch]]) -> None:
+        objects = object_keys(token, batches)
+        try:
+            await asyncio.to_thread(self._write_all, objects)
+        except OSError as exc:
+            raise ArchiveError(f"local archive write to {self.root} failed: {exc}") from exc
+
+    def _write_all(self, objects: dict[str, list[StoredBatch]]) -> None:
+        for key, body in _render_all(objects).items():
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(body)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    async def close(self) -> None:
+        return None
+
+
+class S3Archive:
+    """An S3 bucket through aioboto3 (a PUT that returns is durable)."""
+
+    def __init__(self, archive: ArchiveSettings, aws: AwsSettings) -> None:
+        import aioboto3
+        from botocore.config import Config
+
+        self.bucket = archive.bucket
+        self._session = aioboto3.Session(
+            aws_access_key_id=aws.access_key_id or None,
+            aws_secret_access_key=aws.secret_access_key or None,
+            region_name=aws.region,
+        )
+        self._client_args: dict[str, Any] = {
+            "endpoint_url": archive.endpoint_url or None,
+            "config": Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 2},
+                connect_timeout=5,
+                read_timeout=30,
+            ),
+        }
+        self._client: Any = None
+        self._context: Any = None
+
+    async def _s3(self) -> Any:
+        if self._client is None:
+            self._context = self._session.client("s3", **self._client_args)
+            self._client = await self._context.__aenter__()
+        return self._client
+
+    async def write(self, token: str, batches: Sequence[tuple[int, StoredBatch]]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bodies = await asyncio.to_thread(_render_all, object_keys(token, batches))
+        try:
+            client = await self._s3()
+            await asyncio.gather(
+                *(
+                    client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentType="application/x-ndjson",
+                        ContentEncoding="gzip",
+                    )
+                    for key, body in bodies.items()
+                )
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ArchiveError(f"S3 archive write to bucket {self.bucket} failed: {exc}") from exc
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing (local engines; production buckets are provisioned)."""
+        from botocore.exceptions import ClientError
+
+        client = await self._s3()
+        try:
+            await client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            await client.create_bucket(Bucket=self.bucket)
+
+    async def close(self) -> None:
+        if self._context is not None:
+            await self._context.__aexit__(None, None, None)
+            self._client = self._context = None
+
+
+def open_archive(archive: ArchiveSettings, aws: AwsSettings) -> LocalArchive | S3Archive:
+    if archive.backend == "s3":
+        return S3Archive(archive, aws)
+    return LocalArchive(Path(archive.local_dir))

@@ -1,0 +1,106 @@
+"""Turning queue entries into insert groups: decode, drop repeated batches, set poison entries aside."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+
+from sentinel_analytics import DeadLetter, StoredBatch, decode_stored, group_token
+from sentinel_queue import stream_key
+from sentinel_worker.journal import Member
+
+
+@dataclass(slots=True)
+class Entry:
+    """One stream entry as read (``blob`` is None when the entry lacks the batch field)."""
+
+    partition: int
+    entry_id: str
+    blob: bytes | None
+    deliveries: int = 1
+
+
+def first_seen_ms(entry_id: str) -> int:
+    """When an entry entered its stream: the millisecond part of its id."""
+    head = entry_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def dead_letter(entry: Entry, error: str, batch: StoredBatch | None = None) -> DeadLetter:
+    return DeadLetter(
+        stream=stream_key(entry.partition),
+        entry_id=entry.entry_id,
+        first_seen=first_seen_ms(entry.entry_id),
+        dead_lettered_at=int(time.time() * 1000),
+        deliveries=entry.deliveries,
+        error=error,
+        payload=entry.blob or b"",
+        project_id=batch.project_id if batch else "",
+        batch_id=str(batch.batch_id) if batch else None,
+    )
+
+
+@dataclass
+class Group:
+    """The entries of one insert: their batches (repeats dropped) and the ones set aside as dead letters."""
+
+    entries: list[Entry] = field(default_factory=list)
+    batches: list[tuple[int, StoredBatch]] = field(default_factory=list)
+    dead: list[tuple[Entry, DeadLetter]] = field(default_factory=list)
+    events: int = 0
+    duplicates: int = 0
+    journaled: bool = False
+    splittable: bool = True
+    started: float = field(default_factory=time.monotonic)
+    _seen: set[str] = field(default_factory=set)
+    _token: str | None = None
+
+    @property
+    def members(self) -> list[Member]:
+        return [(entry.partition, entry.entry_id) for entry in self.entries]
+
+    @property
+    def token(self) -> str:
+        """Digest of the group's batch ids (of its entry ids when every entry is a dead letter)."""
+        if self._token is None:
+            if self._seen:
+                self._token = group_token(list(self._seen))
+            else:
+                self._token = group_token([f"entry:{p}:{i}" for p, i in self.members])
+        return self._token
+
+    def add(self, entry: Entry, default_retention_days: int) -> None:
+        """Decode and add an entry; an undecodable one becomes a dead letter at once (retrying cannot help)."""
+        self.entries.append(entry)
+        if entry.blob is None:
+            self.dead.append((entry, dead_letter(entry, "entry has no 'd' field holding a batch")))
+            return
+        try:
+            batch = decode_stored(entry.blob, default_retention_days)
+        except msgspec.DecodeError as exc:
+            self.dead.append((entry, dead_letter(entry, f"not a batch: {exc}")))
+            return
+        key = str(batch.batch_id)
+        if key in self._seen:
+            self.duplicates += 1
+            return
+        self._seen.add(key)
+        self.batches.append((entry.partition, batch))
+        self.events += len(batch.events)
+
+    def add_dead(self, entry: Entry, error: str) -> None:
+        self.entries.append(entry)
+        self.dead.append((entry, dead_letter(entry, error)))
+
+    def reject(self, error: str) -> None:
+        """The store refused the batch of this one-entry group: the entry becomes a dead letter instead."""
+        [entry] = self.entries
+        [(_, batch)] = self.batches
+        self.batches.clear()
+        self.events = 0
+        self.dead.append((entry, dead_letter(entry, error, batch)))
+
+    def __len__(self) -> int:
+        return len(self.entries)
