@@ -40,6 +40,7 @@ class Capture:
     response_body: bytearray | None = None
     response_body_type: str | None = None
     overhead_ns: int = 0  # SDK time spent on this request, on the measured sample only
+    request: object = None  # the framework's request object, until the capture is completed (Flask)
 
     def __init__(
         self, wall_ns: int, start_ns: int, method: str, path: str, query: bytes | str, peer: str | None

@@ -21,14 +21,15 @@ from sentinel_sdk._guard import missing_framework
 try:
     import flask
     from flask import Flask, got_request_exception
+    from flask.ctx import RequestContext
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("flask", "Flask", "flask") from exc
 
-from sentinel_sdk._capture import current, record_exception
+from sentinel_sdk._capture import Capture, current, record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import framework_version, identify, make_client
 from sentinel_sdk._routes import from_angles
-from sentinel_sdk.wsgi import SentinelMiddleware
+from sentinel_sdk.wsgi import Environ, SentinelMiddleware
 from sentinel_types import Consumer
 
 __all__ = ["Sentinel"]
@@ -59,40 +60,61 @@ class Sentinel:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Wrap ``app.wsgi_app`` and ``app.full_dispatch_request``, and connect the exception signal."""
+        """Wrap ``app.wsgi_app`` and ``app.request_context``, and connect the exception signal on ``app``."""
         if app.extensions.get("sentinel") is self:
             return
-        app.wsgi_app = SentinelMiddleware(app.wsgi_app, client=self.client)  # type: ignore[method-assign,assignment]
-        app.full_dispatch_request = self._dispatcher(app.full_dispatch_request)  # type: ignore[method-assign]
+        app.wsgi_app = _FlaskMiddleware(app.wsgi_app, client=self.client)  # type: ignore[method-assign,assignment]
+        app.request_context = _keeping_request(app.request_context)  # type: ignore[method-assign,assignment]
+        if self.identify is not None:
+            app.full_dispatch_request = self._identifying(app.full_dispatch_request)  # type: ignore[method-assign]
         got_request_exception.connect(_on_exception, app, weak=False)
         app.extensions["sentinel"] = self
 
-    def _dispatcher(self, dispatch: Callable[[], flask.Response]) -> Callable[[], flask.Response]:
-        # Flask drops the request (and its URL rule) before the WSGI app returns, so the route is read here,
-        # at the end of the dispatch, inside the request context; so is ``identify``, with ``flask.g`` still set.
-        # A hook (teardown_request, a signal) would do the same at about twice the cost per request.
-        templates: dict[tuple[str, str], str] = {}
+    def _identifying(self, dispatch: Callable[[], flask.Response]) -> Callable[[], flask.Response]:
+        # identify runs when the view is done, inside the request context, so flask.g is still there.
+        callback = self.identify
 
         def full_dispatch_request() -> flask.Response:
             try:
                 return dispatch()
             finally:
                 capture = current.get()
-                if capture is not None:
-                    request = flask.request
-                    rule = request.url_rule
-                    if rule is not None:
-                        key = (request.environ.get("SCRIPT_NAME", ""), rule.rule)
-                        template = templates.get(key)
-                        if template is None:
-                            template = from_angles(key[0] + key[1])
-                            if len(templates) < 4_096:
-                                templates[key] = template
-                        capture.route = template
-                    if self.identify is not None:
-                        identify(capture, self.identify, request)
+                if capture is not None and callback is not None:
+                    identify(capture, callback, flask.request)
 
         return full_dispatch_request
+
+
+def _keeping_request(request_context: Callable[[Any], RequestContext]) -> Callable[[Any], RequestContext]:
+    # Flask drops environ["werkzeug.request"] before wsgi_app returns; the capture keeps the request object
+    # itself (its URL rule is set once routing is done) until it is completed.
+    def keeping_request(environ: Any) -> RequestContext:
+        context = request_context(environ)
+        capture = current.get()
+        if capture is not None:
+            capture.request = context.request
+        return context
+
+    return keeping_request
+
+
+class _FlaskMiddleware(SentinelMiddleware):
+    def __init__(self, app: Any, *, client: Client) -> None:
+        super().__init__(app, client=client)
+        self._templates: dict[tuple[str, str], str] = {}
+
+    def capture_route(self, cap: Capture, environ: Environ) -> str | None:
+        request, cap.request = cap.request, None
+        rule = getattr(request, "url_rule", None)
+        if rule is None:
+            return None
+        key = (environ.get("SCRIPT_NAME", ""), rule.rule)
+        template = self._templates.get(key)
+        if template is None:
+            template = from_angles(key[0] + key[1])
+            if len(self._templates) < 4_096:
+                self._templates[key] = template
+        return template
 
 
 def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:

@@ -182,13 +182,17 @@ class SentinelMiddleware(Integration):
             current.reset(token)
         return ResponseIterator(result, cap, plan, lambda: self.finish(cap, environ, overhead))
 
+    def capture_route(self, cap: Capture, environ: Environ) -> str | None:
+        """The route template of a completed capture; ``route(environ)`` here, framework subclasses know more."""
+        return self.route(environ)
+
     def finish(self, cap: Capture, environ: Environ, overhead: int) -> None:
         """Complete a capture and queue it; never raises. ``overhead`` is -1 when not measured."""
         done = perf_counter_ns()
         try:
             if not cap.end_ns:
                 cap.end_ns = done
-            route = self.route(environ)
+            route = self.capture_route(cap, environ)
             if route is not None:
                 cap.route = route
             if self._identify is not None:
