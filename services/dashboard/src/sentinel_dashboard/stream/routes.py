@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import Provide
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -163,9 +163,11 @@ def _not_after(candidate: str, last: str) -> bool:
 @get("/events", tags=["stream"], summary="Live updates of a project (server-sent events)")
 async def events(
     request: Request[Any, Any, Any],
-    project_id: Annotated[str, Parameter(pattern=PROJECT_ID_PATTERN)],
-    topics: str = "requests,metrics,jobs,state",
-    access_token: str | None = None,
+    project_id: Annotated[str, QueryParameter(pattern=PROJECT_ID_PATTERN, description="Project to follow")],
+    topics: Annotated[str, QueryParameter(description="Comma-separated: requests, metrics, jobs, state")] = (
+        "requests,metrics,jobs,state"
+    ),
+    access_token: Annotated[str | None, QueryParameter(description="SSE token, for clients without headers")] = None,
 ) -> Stream:
     wanted = _topics(topics)
     tenant_id, expires_at = await _connect(request, project_id, access_token)
