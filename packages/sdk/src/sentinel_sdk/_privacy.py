@@ -22,6 +22,19 @@ REDACTED = "[REDACTED]"
 ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 """Headers whose value is never sent, whatever the allowlist says."""
 
+STRUCTURED_HEADERS = frozenset(
+    {
+        "accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "age", "cache-control",
+        "connection", "content-encoding", "content-language", "content-length", "content-type", "date", "etag",
+        "expires", "host", "if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "keep-alive",
+        "last-modified", "pragma", "server", "te", "traceparent", "tracestate", "transfer-encoding", "upgrade",
+        "vary", "x-correlation-id", "x-forwarded-port", "x-forwarded-proto", "x-request-id",
+    }
+)  # fmt: skip
+"""Standard headers with structured values (media types, dates, ids): sent as they are, without value scrubbing."""
+
+_HEADER_CACHE_SIZE = 4_096
+
 SECRET_NAME_PATTERNS = (
     r"pass(?:word|wd|phrase)?",
     r"pwd",
@@ -76,25 +89,41 @@ class Redactor:
         self._body_names = name_matcher(redact_body_fields)
         self._scrub = scrub if scrub_values else _identity
         self._header_cache: dict[str, bool] = {}
+        self._header_pairs: dict[tuple[bytes | str, bytes | str], tuple[str, str]] = {}
         self._query_cache: dict[str, bool] = {}
 
     def headers(self, raw: RawHeaders) -> dict[str, str]:
         """Captured headers as a dict of lower-case names; secrets redacted, values scrubbed, limits applied."""
         result: dict[str, str] = {}
+        cache = self._header_pairs
         for raw_name, raw_value in raw:
-            name = _text(raw_name).lower()[: limits.MAX_HEADER_NAME_LENGTH]
+            # Most headers repeat from request to request (host, accept, user agent): their result is cached.
+            pair = (raw_name, raw_value)  # hashable even when the server gave [name, value] lists
+            known = cache.get(pair)
+            if known is None:
+                known = self._header(*pair)
+                if known[1] is not REDACTED:  # secrets are not kept, not even in memory
+                    if len(cache) >= _HEADER_CACHE_SIZE:
+                        cache.clear()
+                    cache[pair] = known
+            name, value = known
             if not name:
                 continue
-            if self._is_secret_header(name):
-                value = REDACTED
-            else:
-                value = self._scrub(_text(raw_value))[: limits.MAX_HEADER_VALUE_LENGTH]
             if name in result:  # repeated header: join as HTTP does
                 value = f"{result[name]}, {value}"[: limits.MAX_HEADER_VALUE_LENGTH]
             elif len(result) >= limits.MAX_HEADERS:
                 continue
             result[name] = value
         return result
+
+    def _header(self, raw_name: bytes | str, raw_value: bytes | str) -> tuple[str, str]:
+        name = _text(raw_name).lower()[: limits.MAX_HEADER_NAME_LENGTH]
+        if self._is_secret_header(name):
+            return name, REDACTED
+        value = _text(raw_value)
+        if name not in STRUCTURED_HEADERS:
+            value = self._scrub(value)
+        return name, value[: limits.MAX_HEADER_VALUE_LENGTH]
 
     def _is_secret_header(self, name: str) -> bool:
         secret = self._header_cache.get(name)

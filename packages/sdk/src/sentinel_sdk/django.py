@@ -175,13 +175,7 @@ class SentinelMiddleware:
 class _AsyncBody(CountedBody):
     """An async streaming body, counted as Django sends it."""
 
-    __slots__ = ("_content",)
-
-    def __init__(
-        self, content: AsyncIterator[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]
-    ) -> None:
-        super().__init__(cap, plan, finish)
-        self._content = content
+    __slots__ = ()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -189,7 +183,7 @@ class _AsyncBody(CountedBody):
     async def __anext__(self) -> bytes:
         self._started = True
         try:
-            chunk = await self._content.__anext__()
+            chunk: bytes = await self._source.__anext__()
         except StopAsyncIteration:
             self._ended()
             raise

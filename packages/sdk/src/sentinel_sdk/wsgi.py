@@ -205,11 +205,15 @@ class SentinelMiddleware(Integration):
 
 
 class CountedBody:
-    """A response body counted as it is sent, whose capture is completed once: at its end, or when closed."""
+    """A response body counted as it is sent, whose capture is completed once: at its end, or when closed.
 
-    __slots__ = ("_cap", "_finish_capture", "_finished", "_plan", "_started")
+    ``source`` is what the app returned: an iterable of chunks, or an async iterator for Django.
+    """
 
-    def __init__(self, cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
+    __slots__ = ("_cap", "_finish_capture", "_finished", "_plan", "_source", "_started")
+
+    def __init__(self, source: Any, cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
+        self._source = source
         self._cap = cap
         self._plan = plan
         self._finish_capture = finish
@@ -245,11 +249,7 @@ class ResponseIterator(CountedBody):
     so that a response closed before its first chunk is still completed.
     """
 
-    __slots__ = ("_result",)
-
-    def __init__(self, result: Iterable[bytes], cap: Capture, plan: CapturePlan, finish: Callable[[], None]) -> None:
-        super().__init__(cap, plan, finish)
-        self._result = result
+    __slots__ = ()
 
     def __iter__(self) -> Iterator[bytes]:
         self._started = True
@@ -258,7 +258,7 @@ class ResponseIterator(CountedBody):
     def _chunks(self) -> Iterator[bytes]:
         cap, plan = self._cap, self._plan
         try:
-            for chunk in self._result:
+            for chunk in self._source:
                 if not cap.ttfb_ns:
                     cap.ttfb_ns = perf_counter_ns()
                 cap.response_size += len(chunk)
@@ -275,7 +275,7 @@ class ResponseIterator(CountedBody):
     def close(self) -> None:
         """Close the app's iterable; closing before the end means the client went away."""
         try:
-            close = getattr(self._result, "close", None)
+            close = getattr(self._source, "close", None)
             if close is not None:
                 close()
         finally:
