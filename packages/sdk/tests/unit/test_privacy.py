@@ -40,6 +40,16 @@ class TestHeaders:
             "cookie": REDACTED,
         }
 
+    def test_structured_headers_are_sent_as_they_are(self) -> None:
+        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        assert Redactor().headers([(b"traceparent", traceparent.encode())]) == {"traceparent": traceparent}
+
+    def test_repeated_requests_get_the_same_redaction(self) -> None:
+        redactor = Redactor()
+        raw = [(b"x-user", b"jane@example.com"), (b"x-api-key", b"k1"), (b"accept", b"*/*")]
+        first = redactor.headers(raw)
+        assert redactor.headers(raw) == first == {"x-user": "[EMAIL]", "x-api-key": REDACTED, "accept": "*/*"}
+
     def test_repeated_headers_are_joined(self) -> None:
         assert Redactor().headers([(b"accept", b"a"), (b"Accept", b"b")]) == {"accept": "a, b"}
 

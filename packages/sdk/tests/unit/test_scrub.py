@@ -120,3 +120,16 @@ def test_scrubbing_never_raises_and_is_stable(text: str) -> None:
 @given(st.emails().filter(lambda email: "/" not in email))
 def test_no_email_survives_scrubbing(email: str) -> None:
     assert email not in scrub(f"from {email} to someone")
+
+
+_PIECES = st.sampled_from(
+    ["4111 1111 1111 1111", "4111111111111111", "jane@example.com", "Bearer abcdefgh12", "eyJhbGciOi.eyJzdWIiOi.x",
+     "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "Xk9fQ2mZp7LrT4vW8yB1nC6dE3gH5jK0", "1700000000000", "/", " ", "-", "ab", "7"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=20)), max_size=12).map("".join))
+def test_the_pre_check_never_changes_the_result(text: str) -> None:
+    from sentinel_sdk._scrub import _PATTERN, _replace
+
+    assert scrub(text) == _PATTERN.sub(_replace, text)
