@@ -9,6 +9,7 @@ counters, and the accepted events.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
 
@@ -40,13 +41,42 @@ class QueuedBatch(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     default). The analytics store expires rows after it."""
 
 
+def _field_spec(info: msgspec.structs.FieldInfo) -> tuple[str, Any, Any]:
+    kind = msgspec.Raw if info.name == "events" else info.type
+    if info.default_factory is not msgspec.NODEFAULT:
+        return info.name, kind, msgspec.field(default_factory=info.default_factory)
+    return info.name, kind, info.default
+
+
+# The same entry with its events already encoded: the ingest API copies a MessagePack body's events array as it
+# came (after validating it) instead of encoding the events again. Built from QueuedBatch so the two never drift.
+_QueuedBatchRawEvents = msgspec.defstruct(
+    "_QueuedBatchRawEvents",
+    [
+        _field_spec(info)
+        if info.default is not msgspec.NODEFAULT or info.default_factory is not msgspec.NODEFAULT
+        else (info.name, info.type)
+        for info in msgspec.structs.fields(QueuedBatch)
+    ],
+    kw_only=True,
+    omit_defaults=True,
+)
+
 _encoder = msgspec.msgpack.Encoder(uuid_format="bytes")
 _decoder = msgspec.msgpack.Decoder(QueuedBatch)
 
 
-def encode_entry(batch: QueuedBatch) -> bytes:
-    """The blob to store under ``ENTRY_FIELD``."""
-    return _encoder.encode(batch)
+def encode_entry(batch: QueuedBatch, *, events_msgpack: msgspec.Raw | bytes | None = None) -> bytes:
+    """The blob to store under ``ENTRY_FIELD``.
+
+    ``events_msgpack``, when given, is the events array already encoded as MessagePack (``batch.events`` is then
+    ignored): it must decode as ``list[Event]``, which the caller has checked.
+    """
+    if events_msgpack is None:
+        return _encoder.encode(batch)
+    fields = {name: getattr(batch, name) for name in batch.__struct_fields__ if name != "events"}
+    raw = events_msgpack if isinstance(events_msgpack, msgspec.Raw) else msgspec.Raw(events_msgpack)
+    return _encoder.encode(_QueuedBatchRawEvents(**fields, events=raw))
 
 
 def decode_entry(blob: bytes) -> QueuedBatch:

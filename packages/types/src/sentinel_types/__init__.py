@@ -17,6 +17,7 @@ from sentinel_types.codec import (
     decode_batch_lenient,
     encode,
     format_for_content_type,
+    raw_events,
     split_error,
 )
 from sentinel_types.events import CaptureOverhead, Consumer, Event, EventBatch, LossCounters, SdkInfo
@@ -47,5 +48,6 @@ __all__ = [
     "encode",
     "format_for_content_type",
     "limits",
+    "raw_events",
     "split_error",
 ]

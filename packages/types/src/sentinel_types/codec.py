@@ -167,6 +167,17 @@ def decode_batch_lenient(
     )
 
 
+class _EventsOnly(msgspec.Struct):
+    events: msgspec.Raw
+
+
+def raw_events(data: bytes, fmt: WireFormat = "msgpack") -> msgspec.Raw:
+    """The ``events`` array of a batch body exactly as encoded, without decoding the events (the body must have
+    been validated already)."""
+    raw: msgspec.Raw = decode(data, _EventsOnly, fmt).events
+    return raw
+
+
 def _body_error(exc: msgspec.DecodeError, fmt: WireFormat) -> BatchDecodeError:
     if isinstance(exc, msgspec.ValidationError):
         path, message = split_error(exc)

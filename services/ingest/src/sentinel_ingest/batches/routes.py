@@ -34,6 +34,7 @@ from sentinel_types import (
     TooManyEventsError,
     decode_batch_lenient,
     format_for_content_type,
+    raw_events,
 )
 
 log = structlog.get_logger("sentinel.ingest")
@@ -160,11 +161,14 @@ async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestRespon
         overhead=batch.overhead,
         events=events,
     )
+    # A MessagePack batch accepted whole is forwarded as it came: its events array is copied, not re-encoded.
+    forward = fmt == "msgpack" and not rejected
+    blob = encode_entry(entry, events_msgpack=raw_events(body, "msgpack")) if forward else encode_entry(entry)
     try:
         result = await queue.enqueue(
             project_id=resolution.project_id,
             batch_id=str(batch.batch_id),
-            blob=encode_entry(entry),
+            blob=blob,
             events=len(events),
             rate_eps=resolution.rate_limit_eps,
             burst=resolution.rate_limit_burst,
