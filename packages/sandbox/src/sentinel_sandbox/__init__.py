@@ -1,0 +1,1 @@
+"""Sentinel's sandbox runners and the signed callback protocol."""
