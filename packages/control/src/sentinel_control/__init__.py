@@ -16,7 +16,8 @@ from sentinel_control.credentials import (
 from sentinel_control.dynamodb import DynamoControlStore, table_definition
 from sentinel_control.errors import ConflictError, ControlStoreError, LimitExceededError, StoreUnavailableError
 from sentinel_control.factory import hasher_from, open_control_store
-from sentinel_control.ids import KeyId, ProjectId, TenantId, TokenId, is_id, new_id
+from sentinel_control.ids import JobId, KeyId, ProjectId, TenantId, TokenId, is_id, new_id
+from sentinel_control.jobs import TERMINAL, Job, JobChanges, JobKind, JobStatus
 from sentinel_control.models import (
     SCOPES,
     DashboardToken,
@@ -36,6 +37,7 @@ from sentinel_control.store import ControlStore
 __all__ = [
     "INGEST_KEY_PREFIX",
     "SCOPES",
+    "TERMINAL",
     "TOKEN_PREFIX",
     "ConflictError",
     "ControlStore",
@@ -44,6 +46,11 @@ __all__ = [
     "DynamoControlStore",
     "IngestKey",
     "IssuedSecret",
+    "Job",
+    "JobChanges",
+    "JobId",
+    "JobKind",
+    "JobStatus",
     "KeyId",
     "KeyResolution",
     "KeyResolver",

@@ -17,6 +17,16 @@ import msgspec
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sentinel_control._dynamo_items import attr_data as _data
+from sentinel_control._dynamo_items import attr_n as _n
+from sentinel_control._dynamo_items import attr_s as _s
+from sentinel_control._dynamo_items import cancelled_because as _cancelled_because
+from sentinel_control._dynamo_items import delete_call as _delete
+from sentinel_control._dynamo_items import error_code as _code
+from sentinel_control._dynamo_items import key_sk, project_name_sk, project_sk, tenant_pk, token_sk
+from sentinel_control._dynamo_items import load_record as _load
+from sentinel_control._dynamo_items import query_call as _query
+from sentinel_control._dynamo_jobs import DynamoJobs
 from sentinel_control.errors import ConflictError, LimitExceededError, StoreUnavailableError
 from sentinel_control.models import (
     DashboardToken,
@@ -34,26 +44,6 @@ R = TypeVar("R", bound=msgspec.Struct)
 GSI1 = "GSI1"
 TOKEN_TTL_GRACE_S = 7 * 24 * 3600  # expired tokens stay listable for a week, then DynamoDB deletes them
 _VERSION_RETRIES = 5
-
-
-def tenant_pk(tenant_id: str) -> str:
-    return f"T#{tenant_id}"
-
-
-def project_sk(project_id: str) -> str:
-    return f"PROJECT#{project_id}"
-
-
-def project_name_sk(name: str) -> str:
-    return f"PNAME#{name.casefold()}"
-
-
-def key_sk(project_id: str, key_id: str) -> str:
-    return f"KEY#{project_id}#{key_id}"
-
-
-def token_sk(token_id: str) -> str:
-    return f"TOKEN#{token_id}"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -78,39 +68,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _data(record: msgspec.Struct) -> dict[str, str]:
-    return {"S": msgspec.json.encode(record).decode()}
-
-
-def _load(item: dict[str, Any], type_: type[R]) -> R:
-    return msgspec.json.decode(item["data"]["S"], type=type_)
-
-
-def _cancelled_because(exc: ClientError) -> list[str]:
-    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-
-
-async def _query(ddb: Any, *, args: dict[str, Any]) -> Any:
-    return await ddb.query(**args)
-
-
-async def _delete(ddb: Any, *, table: str, key: dict[str, Any]) -> Any:
-    return await ddb.delete_item(TableName=table, Key=key)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-class DynamoControlStore:
+class DynamoControlStore(DynamoJobs):
     """``ControlStore`` on one DynamoDB table (``SENTINEL_CONTROL_DYNAMODB_TABLE``)."""
 
     def __init__(

@@ -12,11 +12,12 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
 from sentinel_control.errors import ConflictError, LimitExceededError, StoreUnavailableError
+from sentinel_control.jobs import Job, JobChanges
 from sentinel_control.models import (
     DashboardToken,
     IngestKey,
@@ -72,6 +73,15 @@ CREATE TABLE IF NOT EXISTS dashboard_tokens (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS dashboard_tokens_tenant ON dashboard_tokens (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_project ON jobs (tenant_id, project_id, created_at DESC);
 """
 
 _PROJECT_COLUMNS = (
@@ -93,7 +103,70 @@ def _token(row: sqlite3.Row) -> DashboardToken:
     return DashboardToken(**{**dict(row), "scopes": tuple(msgspec.json.decode(row["scopes"]))})
 
 
-class SqliteControlStore:
+class _SqliteJobs:
+    """Job methods of the SQLite store (mixed into ``SqliteControlStore``)."""
+
+    _run: Any
+    _write: Any
+
+    async def create_job(self, job: Job) -> None:
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                db.execute(
+                    "INSERT INTO jobs (id, tenant_id, project_id, created_at, version, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    (job.id, job.tenant_id, job.project_id, job.created_at, job.version, _job_json(job)),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(f"job {job.id} already exists") from exc
+
+        await self._run(insert)
+
+    async def get_job(self, tenant_id: str, job_id: str) -> Job | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM jobs WHERE tenant_id = ? AND id = ?", (tenant_id, job_id)
+            ).fetchone()
+        )
+        return msgspec.json.decode(row["data"], type=Job) if row else None
+
+    async def find_job(self, job_id: str) -> Job | None:
+        row = await self._run(lambda db: db.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone())
+        return msgspec.json.decode(row["data"], type=Job) if row else None
+
+    async def list_jobs(self, tenant_id: str, project_id: str, limit: int = 50) -> list[Job]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM jobs WHERE tenant_id = ? AND project_id = ?"
+                " ORDER BY created_at DESC, id DESC LIMIT ?",
+                (tenant_id, project_id, limit),
+            ).fetchall()
+        )
+        return [msgspec.json.decode(row["data"], type=Job) for row in rows]
+
+    async def update_job(self, tenant_id: str, job_id: str, changes: JobChanges, expected_version: int) -> Job | None:
+        def update(db: sqlite3.Connection) -> Job | None:
+            row = db.execute("SELECT data FROM jobs WHERE tenant_id = ? AND id = ?", (tenant_id, job_id)).fetchone()
+            if row is None:
+                return None
+            current = msgspec.json.decode(row["data"], type=Job)
+            if current.version != expected_version:
+                raise ConflictError(f"job {job_id} is at version {current.version}, not {expected_version}")
+            updated = changes.apply(current, at=now_ms())
+            db.execute(
+                "UPDATE jobs SET data = ?, version = ? WHERE id = ? AND version = ?",
+                (_job_json(updated), updated.version, job_id, expected_version),
+            )
+            return updated
+
+        result: Job | None = await self._run(lambda db: self._write(db, update))
+        return result
+
+
+def _job_json(job: Job) -> str:
+    return msgspec.json.encode(job).decode()
+
+
+class SqliteControlStore(_SqliteJobs):
     """``ControlStore`` on a SQLite file (``SENTINEL_CONTROL_SQLITE_PATH``)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from sentinel_control.jobs import Job, JobChanges
 from sentinel_control.models import DashboardToken, IngestKey, KeyResolution, Project, ProjectChanges, Tenant
 
 
@@ -75,3 +76,20 @@ class ControlStore(Protocol):
 
     async def revoke_token(self, tenant_id: str, token_id: str, at: int) -> DashboardToken | None:
         """Mark revoked (idempotent). None if there is no such token in the tenant."""
+
+    # jobs
+    async def create_job(self, job: Job) -> None:
+        """Insert; ``ConflictError`` if the id exists."""
+
+    async def get_job(self, tenant_id: str, job_id: str) -> Job | None:
+        """The tenant's job, or None (also for another tenant's job)."""
+
+    async def find_job(self, job_id: str) -> Job | None:
+        """A job by id alone, whatever its tenant (for signed callbacks, which carry only the job id)."""
+
+    async def list_jobs(self, tenant_id: str, project_id: str, limit: int = 50) -> list[Job]:
+        """The project's most recent jobs, newest first."""
+
+    async def update_job(self, tenant_id: str, job_id: str, changes: JobChanges, expected_version: int) -> Job | None:
+        """Apply ``changes`` if the job is still at ``expected_version`` (then ``ConflictError`` otherwise);
+        None if there is no such job."""

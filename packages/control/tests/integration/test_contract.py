@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from sentinel_control import (
     ConflictError,
     ControlStore,
     IngestKey,
+    Job,
+    JobChanges,
     LimitExceededError,
     Project,
     ProjectChanges,
@@ -242,3 +245,65 @@ class TestTokens:
             await make_token(store, hasher, tenant)
         await store.revoke_token(tenant.id, first.id, at=now_ms())
         await make_token(store, hasher, tenant)
+
+
+def new_job(tenant_id: str, project_id: str, created_at: int, **fields: Any) -> Job:
+    return Job(
+        id=new_id("job"),
+        tenant_id=tenant_id,
+        project_id=project_id,
+        kind="flow",
+        name="analysis",
+        params={"window": "24h"},
+        created_at=created_at,
+        updated_at=created_at,
+        **fields,
+    )
+
+
+class TestJobs:
+    async def test_jobs_read_back_and_list_newest_first_per_project(self, store: ControlStore) -> None:
+        tenant = await make_tenant(store)
+        project, other_project = await make_project(store, tenant, "a"), await make_project(store, tenant, "b")
+        old, new = new_job(tenant.id, project.id, 1_000), new_job(tenant.id, project.id, 2_000)
+        elsewhere = new_job(tenant.id, other_project.id, 3_000)
+        for job in (old, new, elsewhere):
+            await store.create_job(job)
+        assert await store.get_job(tenant.id, old.id) == old
+        assert await store.list_jobs(tenant.id, project.id) == [new, old]
+        assert await store.list_jobs(tenant.id, project.id, limit=1) == [new]
+        with pytest.raises(ConflictError):
+            await store.create_job(old)
+
+    async def test_another_tenant_cannot_read_a_job_but_find_job_can(self, store: ControlStore) -> None:
+        tenant, other = await make_tenant(store), await make_tenant(store)
+        project = await make_project(store, tenant)
+        job = new_job(tenant.id, project.id, 1_000)
+        await store.create_job(job)
+        assert await store.get_job(other.id, job.id) is None
+        assert await store.list_jobs(other.id, project.id) == []
+        assert await store.find_job(job.id) == job
+        assert await store.find_job(new_id("job")) is None
+
+    async def test_updates_are_compare_and_set_on_the_version(self, store: ControlStore) -> None:
+        tenant = await make_tenant(store)
+        project = await make_project(store, tenant)
+        job = new_job(tenant.id, project.id, 1_000)
+        await store.create_job(job)
+        running = await store.update_job(
+            tenant.id, job.id, JobChanges(status="running", progress=0.5, started_at=1_100), expected_version=1
+        )
+        assert running is not None
+        assert (running.status, running.progress, running.version, running.params) == ("running", 0.5, 2, job.params)
+        with pytest.raises(ConflictError):
+            await store.update_job(tenant.id, job.id, JobChanges(status="failed"), expected_version=1)
+        done = await store.update_job(
+            tenant.id,
+            job.id,
+            JobChanges(status="succeeded", result={"rows": 3}, cost={"sandbox": 0.01}, finished_at=1_200),
+            expected_version=2,
+        )
+        assert done is not None
+        assert done.finished
+        assert await store.get_job(tenant.id, job.id) == done
+        assert await store.update_job(tenant.id, new_id("job"), JobChanges(status="failed"), expected_version=1) is None
