@@ -80,6 +80,8 @@ class Consumer:
         self._next_claim = 0.0
         self._next_trim = 0.0
         self._next_lag = 0.0
+        self._held: dict[int, Group] = {}
+        self._next_keepalive = 0.0
 
     # --- setup ---------------------------------------------------------------------------------------------
     async def ensure_groups(self) -> None:
@@ -131,6 +133,9 @@ class Consumer:
         if now >= self._next_trim:
             self._next_trim = now + self.settings.trim_interval_s
             await self.trim()
+        if now >= self._next_keepalive:
+            self._next_keepalive = now + self.settings.claim_idle_s / 3
+            await self._keepalive(pending)
         if now >= self._next_lag:
             self._next_lag = now + 1.0
             lags = await partition_lag(self.redis, len(self.partitions), self.group)
@@ -163,7 +168,13 @@ class Consumer:
     # --- writing -------------------------------------------------------------------------------------------
     async def _submit(self, group: Group) -> None:
         """Start writing ``group``; waits while ``max_inflight`` writes are already running (back-pressure)."""
-        await self._slots.acquire()
+        self._held[id(group)] = group
+        while True:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.claim_idle_s / 3)
+                break
+            except TimeoutError:
+                await self._keepalive(Group())
         self._inflight.add(group.token)
         self.metrics.inflight_inserts += 1
         task = asyncio.create_task(self._commit(group))
@@ -179,11 +190,33 @@ class Consumer:
 
         task.add_done_callback(done)
 
+    async def _journal(self, group: Group) -> Group:
+        """Journal ``group``, dropping entries another consumer claimed meanwhile (it will write them)."""
+        while True:
+            lost = await self._retry(
+                lambda g=group: self.journal.record(g.token, g.members, stream_key, self.group, self.name),  # type: ignore[misc]
+                "journal",
+            )
+            if not lost:
+                group.journaled = True
+                return group
+            log.info("entries_taken_over", token=group.token, entries=len(lost))
+            await self._retry(lambda g=group: self.journal.forget(g.token, g.members), "journal")  # type: ignore[misc]
+            group = group.without(lost, self.settings.default_retention_days)
+
     async def _commit(self, group: Group) -> None:
+        self._held[id(group)] = group
+        try:
+            await self._commit_held(group)
+        finally:
+            self._held.pop(id(group), None)
+
+    async def _commit_held(self, group: Group) -> None:
         try:
             if not group.journaled:
-                await self._retry(lambda: self.journal.record(group.token, group.members), "journal")
-                group.journaled = True
+                group = await self._journal(group)
+                if not len(group):
+                    return
             try:
                 await self._write_durably(group)
             except _Rejected:
@@ -275,14 +308,19 @@ class Consumer:
             await pipe.execute()
         await self.journal.finish(group.token, group.members, stream_key, self.group)
 
+    async def _keepalive(self, pending: Group) -> None:
+        """Reset the idle time of every entry this consumer holds (read, queued or being written), so that
+        only a dead consumer's entries ever become idle enough to be claimed."""
+        members = pending.members
+        for group in list(self._held.values()):
+            members += group.members
+        if members:
+            await self._touch(members)
+
     async def _touch(self, members: list[Member]) -> None:
-        """Reset the idle time of entries still being written, so no other worker claims them meanwhile."""
-        by_partition: dict[int, list[str]] = {}
-        for partition, entry_id in members:
-            by_partition.setdefault(partition, []).append(entry_id)
+        """Reset the idle time of entries still held, so no other worker claims them meanwhile."""
         try:
-            for partition, ids in by_partition.items():
-                await self.redis.xclaim(stream_key(partition), self.group, self.name, 0, ids, justid=True)
+            await self.journal.touch(members, stream_key, self.group, self.name)
         except RedisError as exc:
             log.warning("touch_failed", error=str(exc))
 

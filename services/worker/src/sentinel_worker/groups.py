@@ -90,6 +90,20 @@ class Group:
         self.batches.append((entry.partition, batch))
         self.events += len(batch.events)
 
+    def without(self, lost: list[Member], default_retention_days: int) -> Group:
+        """The same group minus entries another consumer took over (a new token follows from the new set)."""
+        gone = set(lost)
+        rest = Group(journaled=self.journaled, splittable=self.splittable, started=self.started)
+        for entry in self.entries:
+            if (entry.partition, entry.entry_id) in gone:
+                continue
+            if any(dead is entry for dead, _ in self.dead):
+                rest.entries.append(entry)
+                rest.dead += [(dead, letter) for dead, letter in self.dead if dead is entry]
+            else:
+                rest.add(entry, default_retention_days)
+        return rest
+
     def add_dead(self, entry: Entry, error: str) -> None:
         self.entries.append(entry)
         self.dead.append((entry, dead_letter(entry, error)))

@@ -19,6 +19,36 @@ DONE = b"done"
 _PREFIX = "sentinel:journal"
 _TTL_S = 7 * 24 * 3600
 
+# KEYS: stream, index hash. ARGV: group, consumer, token, entry ids. Indexes the entries this consumer owns
+# (resetting their idle time) and returns those it does not.
+_OWN_AND_INDEX = """
+local lost = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #pending == 1 and pending[1][2] == ARGV[2] then
+    redis.call('HSET', KEYS[2], id, ARGV[3])
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
+  else
+    table.insert(lost, id)
+  end
+end
+return lost
+"""
+
+# KEYS: stream. ARGV: group, consumer, entry ids. Resets the idle time of the entries this consumer owns;
+# entries another consumer took over are left alone (a plain XCLAIM would take them back).
+_TOUCH_OWNED = """
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if #pending == 1 and pending[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
+  end
+end
+return 0
+"""
+
 Member = tuple[int, str]
 """(partition, entry id)."""
 
@@ -37,15 +67,25 @@ class Journal:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def record(self, token: str, members: list[Member]) -> None:
-        by_partition: dict[int, dict[str, str]] = {}
-        for partition, entry_id in members:
-            by_partition.setdefault(partition, {})[entry_id] = token
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(group_key(token), msgspec.msgpack.encode(members), ex=_TTL_S)
-        for partition, mapping in by_partition.items():
-            pipe.hset(index_key(partition), mapping=mapping)
-        await pipe.execute()
+    async def record(
+        self, token: str, members: list[Member], stream_of: Any, group: str, consumer: str
+    ) -> list[Member]:
+        """Journal a group; returns the members this consumer no longer owns (another consumer claimed them),
+        which were not indexed and must leave the group. Ownership is checked and the index written in one
+        script per partition, so a claim either comes before (the entry is reported lost) or after (the
+        claimer finds the token and replays the whole group under it)."""
+        await self.client.set(group_key(token), msgspec.msgpack.encode(members), ex=_TTL_S)
+        lost: list[Member] = []
+        for partition, ids in _by_partition(members).items():
+            keys = [stream_of(partition), index_key(partition)]
+            gone = await self.client.eval(_OWN_AND_INDEX, 2, *keys, group, consumer, token, *ids)
+            lost += [(partition, entry_id.decode() if isinstance(entry_id, bytes) else entry_id) for entry_id in gone]
+        return lost
+
+    async def touch(self, members: list[Member], stream_of: Any, group: str, consumer: str) -> None:
+        """Reset the idle time of the members this consumer still owns."""
+        for partition, ids in _by_partition(members).items():
+            await self.client.eval(_TOUCH_OWNED, 1, stream_of(partition), group, consumer, *ids)
 
     async def tokens(self, partition: int, entry_ids: list[str]) -> list[str | None]:
         """The token each entry was journaled under, or None."""

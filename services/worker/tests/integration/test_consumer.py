@@ -20,7 +20,7 @@ from sentinel_config import ClickHouseSettings
 from sentinel_queue import DEAD_LETTER_STREAM, QueuedBatch, encode_entry, stream_key, tail_channel
 from sentinel_worker.consumer import Consumer
 from sentinel_worker.groups import Group
-from sentinel_worker.journal import index_key
+from sentinel_worker.journal import Journal, index_key
 from sentinel_worker.testing import Queue, count_events, running_consumer, wait_for, worker_settings
 
 NOW = int(time.time() * 1000)
@@ -239,3 +239,16 @@ async def test_live_tail_publishes_a_rate_limited_sample(
 async def test_dead_letter_type_is_exported() -> None:
     assert DeadLetter.__struct_fields__[0] == "stream"
     assert StoredBatch.__struct_fields__[1] == "project_id"
+
+
+async def test_entries_claimed_by_another_consumer_before_journaling_leave_the_group(queue: Queue) -> None:
+    stream = stream_key(0)
+    await queue.client.xgroup_create(stream, "sentinel-workers", id="0", mkstream=True)
+    ids = [(await queue.client.xadd(stream, {b"d": b"x"})).decode() for _ in range(3)]
+    await queue.client.xreadgroup("sentinel-workers", "slow", {stream: ">"}, count=10)
+    await queue.client.xclaim(stream, "sentinel-workers", "rescuer", 0, [ids[1]])
+    journal = Journal(queue.client)
+    lost = await journal.record("tok", [(0, i) for i in ids], stream_key, "sentinel-workers", "slow")
+    assert lost == [(0, ids[1])]
+    assert await journal.tokens(0, ids) == ["tok", None, "tok"]
+    assert await journal.members("tok") == [(0, i) for i in ids]
