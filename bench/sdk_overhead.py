@@ -20,6 +20,7 @@ import asyncio
 import gc
 import io
 import json
+import logging
 import os
 import socket
 import statistics
@@ -404,6 +405,44 @@ def full_buffer_memory() -> tuple[float, int]:
     return (after - before) / 1e6, held
 
 
+def sender_breakdown(count: int = 10_000) -> dict[str, float]:
+    """Where a default event's sender time goes, per event, measured on this thread (no competition)."""
+    import zlib
+
+    from sentinel_sdk._events import event_ids
+    from sentinel_types import EventBatch, SdkInfo, encode
+
+    client = Client(api_key="bench", endpoint="http://127.0.0.1:9")
+    captures: list[Any] = []
+    client.capture = captures.append  # keep the captures instead of sending them
+    app = starlette_app()
+    install_sentinel_starlette(app, client)
+    asgi_runner(app)(count)
+    builder = client._sender.builder
+    started = time.thread_time_ns()
+    ids = event_ids(len(captures))
+    ids_ns = time.thread_time_ns() - started
+    started = time.thread_time_ns()
+    events = [builder.build(capture, event_id) for capture, event_id in zip(captures, ids, strict=True)]
+    build_ns = time.thread_time_ns() - started
+    started = time.thread_time_ns()
+    bodies = []
+    for offset in range(0, len(events), 1_000):
+        batch = EventBatch(
+            batch_id=ids[0], sent_at=0, sdk=SdkInfo(name="x", version="1"), events=events[offset : offset + 1_000]
+        )
+        bodies.append(encode(batch, "msgpack"))
+    encode_ns = time.thread_time_ns() - started
+    started = time.thread_time_ns()
+    for body in bodies:
+        compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+        compressor.compress(body)
+        compressor.flush()
+    gzip_ns = time.thread_time_ns() - started
+    per = 1_000 * len(captures)
+    return {"event ids": ids_ns / per, "build": build_ns / per, "encode": encode_ns / per, "gzip": gzip_ns / per}
+
+
 def sender_alone(endpoint: str, requests: int) -> dict[str, float]:
     """Sender thread CPU µs per event for each Sentinel variant, with nothing else in the process yet."""
     runners = {"starlette": asgi_runner, "flask": wsgi_runner}
@@ -439,7 +478,10 @@ def main() -> None:
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
     try:
         # Sentinel alone first: the peers start threads and fill the heap, which every thread then pays for.
+        logging.getLogger("sentinel_sdk").setLevel(logging.ERROR)  # the memory probe's endpoint never answers
         memory_mb, held = full_buffer_memory()
+        logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
+        breakdown = sender_breakdown()
         print(f"Sender alone, {args.requests} requests per variant", file=sys.stderr)
         alone = sender_alone(endpoint, args.requests)
         clients: dict[str, Client] = {}
@@ -457,13 +499,15 @@ def main() -> None:
         sink.terminate()
         sink.wait()
 
-    report(asgi, wsgi, {name: (alone[name], with_peers[name]) for name in alone}, stats, memory_mb, held, args)
+    sender = {name: (alone[name], with_peers[name]) for name in alone}
+    report(asgi, wsgi, sender, breakdown, stats, memory_mb, held, args)
 
 
 def report(
     asgi: dict[str, float | None],
     wsgi: dict[str, float | None],
     sender: dict[str, tuple[float, float]],
+    breakdown: dict[str, float],
     stats: dict[str, Any],
     memory_mb: float,
     held: int,
@@ -489,6 +533,8 @@ def report(
     print(f"|{'-' * 22}|{'-' * 9}|{'-' * 31}|")
     for name, (alone, with_peers) in sender.items():
         print(f"| {name:<20} | {alone:>7.2f} | {with_peers:>29.2f} |")
+    parts = ", ".join(f"{name} {value:.2f}" for name, value in breakdown.items())
+    print(f"\nA default event, single-threaded, µs: {parts}; total {sum(breakdown.values()):.2f} (HTTP excluded)")
     overhead = stats["overhead"]
     print(
         f"\nSink received {stats['events']:,} events in {stats['batches']} batches; losses {stats['dropped']}; "

@@ -118,8 +118,8 @@ class SentinelMiddleware:
             if self._plan.filtering and self._plan.skip(request.path):
                 return None
             cap = begin(self._plan, request.META, request.path, start)
-            length = request.META.get("CONTENT_LENGTH")
-            cap.request_size = int(length) if length and length.isdigit() else 0
+            if self._plan.measure():
+                cap.overhead_ns = perf_counter_ns() - start  # the end segments are added in _end and _finish
             return cap
         except Exception:
             _log.warn("django-begin", "sentinel_sdk: could not read the request", exc_info=True)
@@ -130,6 +130,7 @@ class SentinelMiddleware:
         self._finish(request, cap)
 
     def _end(self, request: HttpRequest, response: Any, cap: Capture) -> Any:
+        started = perf_counter_ns()
         try:
             plan = self._plan
             if not isinstance(response, HttpResponseBase):
@@ -139,34 +140,31 @@ class SentinelMiddleware:
             if not response.streaming:
                 count_chunk(plan, cap, response.content)
                 cap.end_ns = cap.ttfb_ns
+                if cap.overhead_ns:
+                    cap.overhead_ns += perf_counter_ns() - started
                 self._finish(request, cap)
-            elif response.is_async:
-                response.streaming_content = _AsyncBody(
-                    response.streaming_content,
-                    cap,
-                    plan,
-                    lambda: self._finish(request, cap),
-                )
-            else:
-                response.streaming_content = ResponseIterator(
-                    response.streaming_content,
-                    cap,
-                    plan,
-                    lambda: self._finish(request, cap),
-                )
+                return response
+            # A streamed body is counted as Django sends it; the capture completes at its end or on close().
+            body = _AsyncBody if response.is_async else ResponseIterator
+            response.streaming_content = body(response.streaming_content, cap, plan, lambda: self._finish(request, cap))
+            if cap.overhead_ns:
+                cap.overhead_ns += perf_counter_ns() - started
         except Exception:
             _log.warn("django-end", "sentinel_sdk: could not read the response", exc_info=True)
         return response
 
     def _finish(self, request: HttpRequest, cap: Capture) -> None:
+        started = perf_counter_ns()
         try:
             if not cap.end_ns:
-                cap.end_ns = perf_counter_ns()
+                cap.end_ns = started
             match = getattr(request, "resolver_match", None)
             if match is not None and match.route:
                 cap.route = from_django(match.route)
             if self._identify is not None:
                 identify(cap, self._identify, request)
+            if cap.overhead_ns:
+                cap.overhead_ns += perf_counter_ns() - started
             self.client.capture(cap)
         except Exception:
             _log.warn("django", "sentinel_sdk: could not capture a request", exc_info=True)
