@@ -542,6 +542,7 @@ def report(
         f"{statistics.median(overhead) if overhead else float('nan'):.2f} µs"
     )
     print(f"\nFull default buffer: {held:,} captures hold {memory_mb:.2f} MB (tracemalloc)")
+    print(f"\n{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f} (other processes share them)")
 
 
 if __name__ == "__main__":

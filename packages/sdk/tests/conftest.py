@@ -54,6 +54,8 @@ class IngestServer:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.script: list[Reply] = []
+        self.drop_kept_alive = False
+        """Close each connection after answering, without saying so (as idle keep-alive timeouts do)."""
         self._cond = threading.Condition()
         recorder = self
 
@@ -80,6 +82,8 @@ class IngestServer:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+                if recorder.drop_kept_alive:
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -52,6 +52,17 @@ class Transport:
         if self._compress:
             compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
             body = compressor.compress(body) + compressor.flush()
+        reused = self._conn is not None
+        try:
+            return self._post(body, timeout)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+        # The server closed the kept-alive connection while it was idle: once more on a new one (the batch id
+        # makes a repeat harmless).
+        return self._post(body, timeout)
+
+    def _post(self, body: bytes, timeout: float) -> Reply:
         conn = self._connection(timeout)
         try:
             conn.request("POST", self._path, body=body, headers=self._headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sentinel_sdk import Client
+from sentinel_sdk import Client, _log
 from sentinel_sdk.wsgi import SentinelMiddleware
 from sentinel_types import limits
 
@@ -72,6 +73,20 @@ class TestDelivery:
         assert received.headers["Content-Type"] == "application/json"
         assert "Content-Encoding" not in received.headers
         assert (received.batch.service, received.batch.environment) == ("billing", "staging")
+
+    def test_a_kept_alive_connection_closed_by_the_server_is_reopened_at_once(
+        self, ingest: Any, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        _log.reset()
+        ingest.drop_kept_alive = True
+        client = make_client()
+        with caplog.at_level(logging.WARNING, logger="sentinel_sdk"):
+            for path in ("/first", "/second", "/third"):
+                request(client, path)
+                assert client.flush()
+        assert [event.path for event in ingest.events()] == ["/first", "/second", "/third"]
+        assert caplog.records == []  # no failed attempt, so no retry and no warning
+        assert client.pending_losses().total() == 0
 
     def test_events_are_sent_on_the_interval_without_a_flush(
         self, ingest: Any, make_client: Callable[..., Client]
