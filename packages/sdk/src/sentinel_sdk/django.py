@@ -22,7 +22,12 @@ from sentinel_sdk._guard import missing_framework
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
     from django.conf import settings  # type: ignore[import-untyped]
-    from django.http import HttpRequest  # type: ignore[import-untyped]
+    from django.core.exceptions import (  # type: ignore[import-untyped]
+        BadRequest,
+        PermissionDenied,
+        SuspiciousOperation,
+    )
+    from django.http import Http404, HttpRequest  # type: ignore[import-untyped]
     from django.http.response import HttpResponseBase  # type: ignore[import-untyped]
     from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -36,6 +41,8 @@ from sentinel_sdk._routes import from_django
 from sentinel_sdk.wsgi import CountedBody, ResponseIterator, begin, count_chunk, response_started
 
 __all__ = ["SentinelMiddleware"]
+
+_ANSWERED_BY_DJANGO = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 
 _clients: dict[str, Client] = {}
 _clients_lock = threading.Lock()
@@ -107,8 +114,12 @@ class SentinelMiddleware:
         return self._end(request, response, cap)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
-        """Record the type of an exception raised by a view; Django then answers 500 as usual."""
-        record_exception(exception)
+        """Record the type of an exception raised by a view; Django then answers 500 as usual.
+
+        Exceptions Django turns into a 4xx answer itself (``Http404``, ``PermissionDenied``...) are not errors.
+        """
+        if not isinstance(exception, _ANSWERED_BY_DJANGO):
+            record_exception(exception)
 
     def _begin(self, request: HttpRequest) -> Capture | None:
         if not self.client.active:

@@ -12,7 +12,7 @@ import pytest
 django = pytest.importorskip("django")
 
 from django.conf import settings  # noqa: E402
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
 from django.test import AsyncClient, override_settings  # noqa: E402
 from django.test import Client as DjangoClient  # noqa: E402
 from django.urls import include, path, re_path  # noqa: E402
@@ -34,6 +34,10 @@ def article(request: HttpRequest, year: str) -> HttpResponse:
 
 def fail(request: HttpRequest) -> HttpResponse:
     raise LookupError("nope")
+
+
+def missing(request: HttpRequest) -> HttpResponse:
+    raise Http404("no such thing")
 
 
 def stream(request: HttpRequest) -> StreamingHttpResponse:
@@ -62,6 +66,7 @@ def django_project() -> Iterator[None]:
         path("api/", include([path("users/<int:pk>/", user), path("async/users/<int:pk>/", async_user)])),
         re_path(r"^articles/(?P<year>[0-9]{4})/$", article),
         path("fail/", fail),
+        path("missing/", missing),
         path("stream/", stream),
         path("me/", me),
     ]
@@ -126,6 +131,14 @@ def test_a_view_exception_is_recorded_as_a_500(ingest: Any, sentinel: Callable[.
     client.flush()
     (event,) = ingest.wait_for_events(1)
     assert (event.status, event.error, event.route) == (500, "LookupError", "/fail/")
+
+
+def test_a_404_raised_by_a_view_is_not_an_error(ingest: Any, sentinel: Callable[..., Client]) -> None:
+    client = sentinel()
+    assert DjangoClient().get("/missing/").status_code == 404
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.status, event.error, event.route) == (404, None, "/missing/")
 
 
 def test_a_view_exception_reaches_the_test_client_unchanged(ingest: Any, sentinel: Callable[..., Client]) -> None:
