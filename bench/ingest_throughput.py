@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis.asyncio as aioredis
 
 from sentinel_control import SecretHasher, SqliteControlStore
@@ -133,7 +134,7 @@ async def _connection(port: int, key: str, fmt: str, queue: list[bytes], deadlin
 
 
 def run_load(port: int, key: str, fmt: str, seconds: float, connections: int, out: multiprocessing.Queue) -> None:
-    queue = bodies(fmt, int(seconds * 3_000))
+    queue = bodies(fmt, int(seconds * 800))  # more than any run here can send: none is ever a duplicate
     result = LoadResult(requests=0, accepted_events=0, statuses={}, latencies_ms=[], seconds=0.0)
 
     async def main() -> None:
@@ -216,6 +217,19 @@ def start_server(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[
     raise RuntimeError(f"{kind} did not start: {process.stderr.read().decode() if process.stderr else ''}")
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children (server workers)."""
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in (root, *root.children(recursive=True)):
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -232,6 +246,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, RedisEngine(Path(tmp) / "redis") as redis_engine:
         key = asyncio.run(seed(Path(tmp) / "control.db"))
+        assert redis_engine.process is not None
+        redis_pid = redis_engine.process.pid or 0
         env = {
             **os.environ,
             "SENTINEL_REDIS_URL": redis_engine.url,
@@ -265,9 +281,13 @@ def main() -> None:
                     print(f"  running {kind} / {fmt} ...", flush=True)
                     load = ctx.Process(target=run_load, args=(port, key, fmt, args.seconds, args.connections, out))
                     load.start()
+                    cpu_before = process_tree_cpu(server.pid), process_tree_cpu(redis_pid)
                     result: LoadResult = out.get()
+                    cpu_after = process_tree_cpu(server.pid), process_tree_cpu(redis_pid)
                     load.join()
                     rate = result.accepted_events / result.seconds
+                    server_cpu = cpu_after[0] - cpu_before[0]
+                    redis_cpu = cpu_after[1] - cpu_before[1]
                     rows.append(
                         (
                             kind,
@@ -276,6 +296,9 @@ def main() -> None:
                             f"{percentile(result.latencies_ms, 0.5):.1f}",
                             f"{percentile(result.latencies_ms, 0.99):.1f}",
                             f"{rate / ceiling:.0%}",
+                            f"{server_cpu / result.seconds:.0%}",
+                            f"{server_cpu / max(result.requests, 1) * 1000:.2f}",
+                            f"{redis_cpu / result.seconds:.0%}",
                             " ".join(f"{s}:{n}" for s, n in sorted(result.statuses.items())),
                         )
                     )
@@ -283,7 +306,18 @@ def main() -> None:
                 server.terminate()
                 server.wait(15)
 
-    header = ("server", "format", "events/s", "p50 ms", "p99 ms", "of ceiling", "answers")
+    header = (
+        "server",
+        "format",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "of ceiling",
+        "server CPU",
+        "server CPU ms/batch",
+        "redis CPU",
+        "answers",
+    )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print()
     for row in [header, tuple("-" * w for w in widths), *rows]:

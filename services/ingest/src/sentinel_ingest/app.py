@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,12 +31,22 @@ def _lifespan(settings: Settings) -> Any:
         )
         app.state.queue = BatchQueue(app.state.redis, settings.redis.partitions, settings.ingest.dedup_ttl_s)
         app.state.lag = LagMonitor(app.state.redis, settings.redis.partitions, settings.ingest.lag_max_age_s)
+        tune_gc()
         try:
             yield
         finally:
             await store.close()
 
     return lifespan
+
+
+def tune_gc() -> None:
+    """Collect garbage far less often: each batch allocates thousands of short-lived objects that reference
+    counting frees at once, and default thresholds ran a collection about once per batch (~40% of decode time).
+    Objects alive after start-up are frozen out of every collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 async def _control_ready(request: Request[Any, Any, Any]) -> None:
