@@ -8,7 +8,6 @@ timestamp), so writing an insert again after a crash overwrites an object with i
 from __future__ import annotations
 
 import asyncio
-import gzip
 import os
 import tempfile
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
+from isal import igzip
 
 from sentinel_analytics import StoredBatch
 from sentinel_config import ArchiveSettings, AwsSettings
@@ -50,10 +50,13 @@ def object_keys(token: str, batches: Sequence[tuple[int, StoredBatch]]) -> dict[
 
 
 def render(batches: Sequence[StoredBatch]) -> bytes:
-    """Gzipped NDJSON, one batch per line; no timestamp in the gzip header, so equal input gives equal bytes."""
+    """Gzipped NDJSON, one batch per line; no timestamp in the gzip header, so equal input gives equal bytes.
+
+    ISA-L's gzip (standard gzip output) compresses about 5x faster than zlib at level 1, with a better ratio:
+    with zlib the archive cost more CPU per event than decoding the entries did."""
     lines = [_json.encode(batch) for batch in batches]
     lines.append(b"")
-    return gzip.compress(b"\n".join(lines), compresslevel=1, mtime=0)
+    return igzip.compress(b"\n".join(lines), compresslevel=1, mtime=0)
 
 
 def _render_all(objects: dict[str, list[StoredBatch]]) -> dict[str, bytes]:

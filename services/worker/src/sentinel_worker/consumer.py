@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import time
@@ -82,6 +83,8 @@ class Consumer:
         self._next_lag = 0.0
         self._held: dict[int, Group] = {}
         self._next_keepalive = 0.0
+        self._next_gc = time.monotonic() + 10.0
+        self._events_per_entry = 500
 
     # --- setup ---------------------------------------------------------------------------------------------
     async def ensure_groups(self) -> None:
@@ -98,7 +101,7 @@ class Consumer:
         """Consume until ``stop`` is set, then write and acknowledge what was read, within the shutdown timeout."""
         log.info("consumer_started", consumer=self.name, partitions=len(self.partitions))
         pending = Group()
-        failures = 0
+        failures = 1  # creates the groups on the first pass
         while not stop.is_set():
             try:
                 if failures:
@@ -136,13 +139,22 @@ class Consumer:
         if now >= self._next_keepalive:
             self._next_keepalive = now + self.settings.claim_idle_s / 3
             await self._keepalive(pending)
+        if now >= self._next_gc:
+            self._next_gc = now + 10.0
+            gc.collect()
         if now >= self._next_lag:
             self._next_lag = now + 1.0
             lags = await partition_lag(self.redis, len(self.partitions), self.group)
             self.metrics.lag_entries = sum(lags.values())
         wait_s = max(0.0, pending.started + self.settings.flush_interval_s - time.monotonic()) if len(pending) else 0.1
-        for entry in await self.read(block_ms=max(1, int(wait_s * 1000))):
+        # Read about what the insert still has room for, spread over the partitions.
+        room = max(1, (self.settings.flush_events - pending.events) // self._events_per_entry)
+        count = max(1, min(self.settings.read_count, -(-room // len(self.partitions))))
+        entries = await self.read(block_ms=max(1, int(wait_s * 1000)), count=count)
+        for entry in entries:
             pending.add(entry, self.settings.default_retention_days)
+        if pending.batches:
+            self._events_per_entry = max(1, pending.events // len(pending.batches))
         if len(pending) and (
             pending.events >= self.settings.flush_events
             or time.monotonic() - pending.started >= self.settings.flush_interval_s
@@ -151,11 +163,11 @@ class Consumer:
             pending = Group()
         return pending
 
-    async def read(self, block_ms: int) -> list[Entry]:
-        """New entries for this consumer across every partition (at most ``read_count`` per partition)."""
+    async def read(self, block_ms: int, count: int | None = None) -> list[Entry]:
+        """New entries for this consumer across every partition (at most ``count`` per partition)."""
         streams = {stream_key(p): ">" for p in self.partitions}
         answer = await self.redis.xreadgroup(
-            self.group, self.name, streams, count=self.settings.read_count, block=block_ms
+            self.group, self.name, streams, count=count or self.settings.read_count, block=block_ms
         )
         entries: list[Entry] = []
         for stream, items in answer or []:
