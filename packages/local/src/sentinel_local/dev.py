@@ -23,6 +23,7 @@ from typing import IO
 from sentinel_local._engine import Engine
 from sentinel_local._process import ManagedProcess, free_port, port_is_open, venv_bin
 from sentinel_local.engines import DEV_ENGINES, ENGINES
+from sentinel_local.seed import ensure_demo, write_private_json
 
 #: Fixed ports of the development stack (tests use free ports instead).
 DEV_PORTS = {"redis": 6390, "clickhouse": 8124, "dynamodb": 8010, "s3": 8333, "moto": 5010}
@@ -109,7 +110,7 @@ def write_dev_json(
             },
         }
     )
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    write_private_json(path, current)
     return path
 
 
@@ -176,8 +177,20 @@ def run_dev(
             running.append(service)
             say("dev", f"started {name} (pid {service.process.pid})")
         dev_json = write_dev_json(root, engines, running, service_ports)
+        dashboard_url = f"http://127.0.0.1:{service_ports['dashboard']}"
+        if "dashboard" in services:
+            credentials, created = ensure_demo(dev_json, dashboard_url, env)
+            current = json.loads(dev_json.read_text())
+            write_private_json(dev_json, {**current, **credentials})
+            say(
+                "dev",
+                ("created" if created else "kept") + f" demo tenant {credentials['tenant_id']}, "
+                f"project {credentials['project_id']}",
+            )
+            say("dev", f"dashboard token: {credentials['dashboard_token']}")
+            say("dev", f"ingest key:      {credentials['ingest_key']}")
         say("dev", f"ingest    http://127.0.0.1:{service_ports['ingest']}")
-        say("dev", f"dashboard http://127.0.0.1:{service_ports['dashboard']}")
+        say("dev", f"dashboard {dashboard_url}")
         say("dev", f"wrote {dev_json}; press Ctrl-C to stop everything")
         _supervise(running, stop, lambda: write_dev_json(root, engines, running, service_ports))
         return 0
