@@ -402,6 +402,8 @@ def full_buffer_memory() -> tuple[float, int]:
         held = len(client._buffer)
         loop.close()
         client.shutdown(timeout=0)
+    if client._thread is not None:
+        client._thread.join(timeout=10)  # ends once the closed socket fails its request
     return (after - before) / 1e6, held
 
 
@@ -478,7 +480,7 @@ def main() -> None:
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
     try:
         # Sentinel alone first: the peers start threads and fill the heap, which every thread then pays for.
-        logging.getLogger("sentinel_sdk").setLevel(logging.ERROR)  # the memory probe's endpoint never answers
+        logging.getLogger("sentinel_sdk").setLevel(logging.CRITICAL)  # the memory probe's endpoint never answers
         memory_mb, held = full_buffer_memory()
         logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
         breakdown = sender_breakdown()

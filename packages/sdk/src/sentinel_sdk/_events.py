@@ -58,6 +58,7 @@ class EventBuilder:
             scrub_values=options.scrub_values,
         )
         self._ips = IpResolver(options.trusted_proxies, options.proxy_header, options.anonymize_ip, options.ip_hash_key)
+        self._peer_is_client = self._ips.passthrough
         self._scrub_values = options.scrub_values
         self._capture_query = options.capture_query
         self._query = lru_cache(maxsize=4096)(self._redactor.query)
@@ -89,10 +90,13 @@ class EventBuilder:
         if c.ttfb_ns:
             ttfb = c.ttfb_ns - start
             event.ttfb_ms = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
-        event.request_size = c.request_size
-        event.response_size = c.response_size
-        if self._ips.passthrough:
-            event.client_ip = c.peer[: limits.MAX_CLIENT_IP_LENGTH] if c.peer is not None else None
+        if c.request_size:
+            event.request_size = c.request_size
+        if c.response_size:
+            event.response_size = c.response_size
+        if self._peer_is_client:
+            if c.peer is not None:
+                event.client_ip = c.peer[: limits.MAX_CLIENT_IP_LENGTH]
         else:
             event.client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
         user_agent = c.user_agent
