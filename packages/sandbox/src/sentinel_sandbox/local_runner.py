@@ -95,9 +95,12 @@ class LocalRunner:
             return
         if not state.started:
             state.status = SandboxStatus(state=SandboxState.CANCELLED, error="cancelled")
+            if state.task is not None:
+                state.task.cancel()  # leave the queue at once
         state.process.kill()
         if state.task is not None:
-            await asyncio.shield(state.task)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(state.task)
 
     async def health(self) -> ProviderHealth:
         """``not_configured`` when disabled, else ``healthy`` (with a note that it is not isolated)."""

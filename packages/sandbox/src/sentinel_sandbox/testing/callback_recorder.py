@@ -35,6 +35,7 @@ class CallbackRecorder(LoopbackServer):
         super().__init__(port)
         self.callbacks: list[RecordedCallback] = []
         self._secrets: dict[str, str] = {}
+        self._forced: list[int] = []
         self._arrived = threading.Condition()
 
     @property
@@ -45,6 +46,10 @@ class CallbackRecorder(LoopbackServer):
     def expect(self, job_id: str, secret: str) -> None:
         """Accept callbacks for ``job_id`` signed with ``secret``."""
         self._secrets[job_id] = secret
+
+    def answer_next(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses, in order, whatever their signature (they are recorded)."""
+        self._forced.extend(statuses)
 
     def wait(self, count: int = 1, timeout_s: float = 30.0) -> list[RecordedCallback]:
         """The callbacks received once there are ``count``; raises ``TimeoutError`` if they do not come."""
@@ -66,7 +71,9 @@ class CallbackRecorder(LoopbackServer):
         with self._arrived:
             self.callbacks.append(RecordedCallback(request.body, signature, check))
             self._arrived.notify_all()
-        if check and job_id in self._secrets:
+        if self._forced:
+            await write_head(writer, self._forced.pop(0), "application/json", b'{"error":"as told"}')
+        elif check and job_id in self._secrets:
             await write_head(writer, 202, "application/json", b'{"accepted":true}')
         else:
             await write_head(writer, 401, "application/json", json.dumps({"error": check.detail}).encode())
