@@ -8,6 +8,7 @@ its task token, and waits for that token to be answered. On Step Functions the r
 - the handler returns a JSON value: the task succeeds with it;
 - it raises ``TaskError(error, cause)``: the task fails with that error name (Retry/Catch match on it);
 - it raises anything else: the task fails with the exception's class name as the error;
+- it returns something JSON cannot carry: the task fails with ``Sentinel.InvalidOutput``;
 - it returns ``AWAIT_CALLBACK``: nothing is answered now; whoever holds ``context.token`` answers later with
   ``send_task_success`` / ``send_task_failure`` (a sandbox's signed callback, for instance).
 
@@ -153,5 +154,11 @@ async def run_task(registry: HandlerRegistry, request: TaskRequest, answerer: Ta
         return True
     if output is AWAIT_CALLBACK:
         return False
+    try:
+        msgspec.json.encode(output)
+    except (TypeError, msgspec.EncodeError) as exc:
+        cause = f"handler {request.handler!r} returned a value that is not JSON: {exc}"
+        await answerer.send_task_failure(request.token, "Sentinel.InvalidOutput", cause[:_MAX_CAUSE])
+        return True
     await answerer.send_task_success(request.token, output)
     return True
