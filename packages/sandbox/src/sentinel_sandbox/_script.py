@@ -140,6 +140,8 @@ def _outcome(
     limits: dict[str, Any],
 ) -> dict[str, Any]:
     sig = -code if code < 0 else None
+    if code == 0:
+        killed_by = None  # a kill that raced a clean end changed nothing
     last_line = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
     limit = killed_by if killed_by in ("wall_time", "cpu_time") else None
     error: str | None = None

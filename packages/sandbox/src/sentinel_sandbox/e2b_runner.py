@@ -194,7 +194,9 @@ class E2BRunner:
         except Exception as exc:
             return ProviderHealth(provider="e2b", state=HealthState.DOWN, latency_ms=clock.ms, detail=_describe(exc))
         state = HealthState.DEGRADED if clock.ms > DEGRADED_AFTER_MS else HealthState.HEALTHY
-        return ProviderHealth(provider="e2b", state=state, latency_ms=clock.ms, detail="debug" * self.settings.debug)
+        return ProviderHealth(
+            provider="e2b", state=state, latency_ms=clock.ms, detail="debug" if self.settings.debug else ""
+        )
 
     async def aclose(self) -> None:
         """Cancel every run still going; their sandboxes are killed."""

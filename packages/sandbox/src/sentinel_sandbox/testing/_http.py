@@ -111,9 +111,9 @@ class LoopbackServer:
             request = await read_request(reader)
             if request is not None:
                 await self.handle(request, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
+            pass  # a client that left, a request that makes no sense, or the server stopping: end the connection
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
