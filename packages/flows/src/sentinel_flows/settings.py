@@ -45,12 +45,15 @@ class FlowSettings(msgspec.Struct, kw_only=True, frozen=True):
     visibility_timeout_s: Annotated[
         int,
         Meta(
-            description="How long a received message stays hidden while its handler runs, seconds; "
-            "a message not done by then is delivered again",
+            description="Seconds a received message stays hidden; renewed while its handler runs, "
+            "so it comes back only if the process dies",
             ge=1,
             le=43_200,
         ),
-    ] = 900
+    ] = 300
+    worker_concurrency: Annotated[
+        int, Meta(description="Task requests (or sync events) one process handles at once", ge=1, le=100)
+    ] = 10
 
     def __post_init__(self) -> None:
         if self.backend != "aws":

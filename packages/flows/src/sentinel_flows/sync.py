@@ -125,6 +125,7 @@ class SyncQueueConsumer:
             self.handle,
             wait_s=settings.queue_wait_s,
             visibility_timeout_s=settings.visibility_timeout_s,
+            concurrency=settings.worker_concurrency,
             what="syncs",
         )
 

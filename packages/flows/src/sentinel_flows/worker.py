@@ -45,6 +45,7 @@ class TaskQueueWorker:
             self.handle,
             wait_s=settings.queue_wait_s,
             visibility_timeout_s=settings.visibility_timeout_s,
+            concurrency=settings.worker_concurrency,
             what="tasks",
         )
 
