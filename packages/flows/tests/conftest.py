@@ -10,6 +10,8 @@ import pytest
 
 from sentinel_flows import AWAIT_CALLBACK, HandlerRegistry, TaskAnswerer, TaskContext, TaskError
 
+DATA_KEY = "exports/proj-1/2026-01-01T00:00:00Z_2026-01-02T00:00:00Z.ndjson"
+
 
 class AnalysisStub:
     """Handlers for ``infra/flows/analysis.asl.json`` that record what they were asked.
@@ -32,6 +34,24 @@ class AnalysisStub:
                 "notify": self.notify,
             }
         )
+
+    @staticmethod
+    def happy_path(*, settle: bool = False) -> list[str]:
+        """The states a successful analysis visits, in order (with a settle Wait when ``settle``)."""
+        head = ["CheckInput", "CheckSettle", "LetLateEventsSettle"] if settle else ["CheckInput"]
+        return [*head, "ExportWindow", "AnyEvents", "RunScript", "StoreArtifact", "Notify", "Summarize", "Done"]
+
+    def expected_output(self, job_id: str) -> dict[str, Any]:
+        """The analysis flow's output for ``analysis_input(job_id)`` when every step succeeds."""
+        return {
+            "job_id": job_id,
+            "project_id": "proj-1",
+            "status": "succeeded",
+            "rows": self.rows,
+            "script_status": "succeeded",
+            "result": {"p95_ms": 181.5, "endpoints": 7, "data_key": DATA_KEY},
+            "artifact": {"artifact_key": f"gold/proj-1/{job_id}.json"},
+        }
 
     def handled(self, name: str) -> list[Any]:
         return [payload for handler, payload, _ in self.calls if handler == name]

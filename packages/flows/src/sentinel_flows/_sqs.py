@@ -1,21 +1,22 @@
 """A long-polling SQS reader shared by the task queue worker and the sync consumer.
 
-Each message goes to ``handle(body)``, up to ``concurrency`` at once. While a handler runs its message is kept
-hidden (the visibility timeout is renewed at half its length), so a long export is not delivered twice; if the
-process dies, the message comes back once the timeout passes. A message is deleted when ``handle`` returns True
-and otherwise left to come back (and, with a redrive policy, to reach a dead-letter queue).
+Each message goes to the subclass's ``handle(body)``, up to ``worker_concurrency`` at once. While a handler runs,
+its message is kept hidden (the visibility timeout is renewed at half its length), so a long export is not
+delivered twice; if the process dies, the message comes back once the timeout passes. A message is deleted when
+``handle`` returns True and otherwise left to come back (and, with a redrive policy, to reach a dead-letter queue).
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
 
 from sentinel_flows.aws import AwsClients
+from sentinel_flows.settings import FlowSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageTypeDef
@@ -26,27 +27,20 @@ _MAX_BACKOFF_S = 30.0
 _MAX_BATCH = 10
 
 
-class QueuePoller:
-    """Reads ``queue_url`` and hands each message's body to ``handle``."""
+class QueueConsumer(abc.ABC):
+    """Reads ``queue_url`` and hands each message's body to ``handle`` (settings: wait, visibility, concurrency)."""
 
-    def __init__(
-        self,
-        clients: AwsClients,
-        queue_url: str,
-        handle: Callable[[str], Awaitable[bool]],
-        *,
-        wait_s: int,
-        visibility_timeout_s: int,
-        concurrency: int,
-        what: str,
-    ) -> None:
+    def __init__(self, clients: AwsClients, settings: FlowSettings, queue_url: str, *, what: str) -> None:
         self._clients = clients
         self._queue_url = queue_url
-        self._handle = handle
-        self._wait_s = wait_s
-        self._visibility_timeout_s = visibility_timeout_s
-        self._concurrency = concurrency
+        self._wait_s = settings.queue_wait_s
+        self._visibility_timeout_s = settings.visibility_timeout_s
+        self._concurrency = settings.worker_concurrency
         self._what = what
+
+    @abc.abstractmethod
+    async def handle(self, body: str) -> bool:
+        """Handle one message's body; True when the message can be deleted."""
 
     async def _receive(self, count: int) -> list[MessageTypeDef]:
         sqs = await self._clients.sqs()
@@ -73,7 +67,7 @@ class QueuePoller:
         receipt = message["ReceiptHandle"]
         keeper = asyncio.create_task(self._keep_hidden(receipt))
         try:
-            done = await self._handle(message.get("Body", ""))
+            done = await self.handle(message.get("Body", ""))
         except Exception:
             log.exception("queue_message_failed", queue=self._what, message_id=message.get("MessageId"))
             done = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,6 +19,7 @@ from sentinel_flows.model import (
     ExecutionDescription,
     ExecutionNotFound,
     ExecutionStatus,
+    FlowError,
     TaskTokenInvalid,
     check_execution_name,
 )
@@ -38,23 +39,23 @@ class _StateMachineGone(Exception):
 
 
 @contextlib.contextmanager
-def _execution_errors(execution_id: str) -> Iterator[None]:
+def _raise_for(codes: frozenset[str], error: Callable[[str], FlowError]) -> Iterator[None]:
+    """Turn a ``ClientError`` with one of ``codes`` into ``error(code)``."""
     try:
         yield
     except ClientError as exc:
-        if error_code(exc) in _MISSING_EXECUTION:
-            raise ExecutionNotFound(f"no execution {execution_id!r}") from None
+        code = error_code(exc)
+        if code in codes:
+            raise error(code) from None
         raise
 
 
-@contextlib.contextmanager
-def _token_errors() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        if error_code(exc) in _TOKEN_ERRORS:
-            raise TaskTokenInvalid(f"{error_code(exc)}: the task token cannot be answered") from None
-        raise
+def _missing_execution(execution_id: str) -> contextlib.AbstractContextManager[None]:
+    return _raise_for(_MISSING_EXECUTION, lambda code: ExecutionNotFound(f"no execution {execution_id!r} ({code})"))
+
+
+def _invalid_token() -> contextlib.AbstractContextManager[None]:
+    return _raise_for(_TOKEN_ERRORS, lambda code: TaskTokenInvalid(f"{code}: the task token cannot be answered"))
 
 
 class StepFunctionsRunner:
@@ -147,7 +148,7 @@ class StepFunctionsRunner:
     async def describe(self, execution_id: str, *, history: bool = True) -> ExecutionDescription:
         """The execution's status, input, output and error; its state visits too unless ``history`` is False."""
         sfn = await self._clients.stepfunctions()
-        with _execution_errors(execution_id):
+        with _missing_execution(execution_id):
             answer = await sfn.describe_execution(executionArn=execution_id)
             events = await self._history(execution_id) if history else []
         status = answer["status"]
@@ -188,17 +189,17 @@ class StepFunctionsRunner:
         """Abort a running execution."""
         sfn = await self._clients.stepfunctions()
         extra = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
-        with _execution_errors(execution_id):
+        with _missing_execution(execution_id):
             await sfn.stop_execution(executionArn=execution_id, **extra)
 
     async def send_task_success(self, token: str, output: Any) -> None:
         """Complete the task waiting on ``token`` with ``output`` (a JSON value)."""
         sfn = await self._clients.stepfunctions()
-        with _token_errors():
+        with _invalid_token():
             await sfn.send_task_success(taskToken=token, output=msgspec.json.encode(output).decode())
 
     async def send_task_failure(self, token: str, error: str, cause: str = "") -> None:
         """Fail the task waiting on ``token`` with ``error`` (matched by Retry/Catch) and ``cause``."""
         sfn = await self._clients.stepfunctions()
-        with _token_errors():
+        with _invalid_token():
             await sfn.send_task_failure(taskToken=token, error=error, cause=cause)

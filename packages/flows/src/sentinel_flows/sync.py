@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, get_args
 import msgspec
 import structlog
 
-from sentinel_flows._sqs import QueuePoller
+from sentinel_flows._sqs import QueueConsumer
 from sentinel_flows.aws import AwsClients
 from sentinel_flows.model import FlowError
 from sentinel_flows.settings import FlowSettings
@@ -114,20 +114,13 @@ class _Envelope(msgspec.Struct, frozen=True):
     id: str = ""
 
 
-class SyncQueueConsumer:
-    """Reads ``SyncRequested`` events (as an EventBridge rule's SQS target delivers them) and runs ``handler``."""
+class SyncQueueConsumer(QueueConsumer):
+    """Reads ``SyncRequested`` events (as an EventBridge rule's SQS target delivers them) and runs ``handler``
+    (``run(stop)`` in the worker process, or ``poll_once()``)."""
 
     def __init__(self, clients: AwsClients, settings: FlowSettings, handler: SyncHandler) -> None:
+        super().__init__(clients, settings, settings.sync_queue_url, what="syncs")
         self._handler = handler
-        self._poller = QueuePoller(
-            clients,
-            settings.sync_queue_url,
-            self.handle,
-            wait_s=settings.queue_wait_s,
-            visibility_timeout_s=settings.visibility_timeout_s,
-            concurrency=settings.worker_concurrency,
-            what="syncs",
-        )
 
     async def handle(self, body: str) -> bool:
         """Run one event's sync; True when the message can be deleted (malformed events are dropped and logged)."""
@@ -142,14 +135,6 @@ class SyncQueueConsumer:
             return True
         await self._handler(request)
         return True
-
-    async def poll_once(self) -> int:
-        """Receive one batch of events (waiting up to ``queue_wait_s``), run them; return how many came."""
-        return await self._poller.poll_once()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Handle sync events until ``stop`` is set."""
-        await self._poller.run(stop)
 
 
 class InProcessSyncDispatcher:

@@ -8,12 +8,10 @@ worker dies first, SQS delivers the message again after the visibility timeout.
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 import structlog
 
-from sentinel_flows._sqs import QueuePoller
+from sentinel_flows._sqs import QueueConsumer
 from sentinel_flows.aws import AwsClients
 from sentinel_flows.model import TaskTokenInvalid
 from sentinel_flows.settings import FlowSettings
@@ -23,8 +21,9 @@ from sentinel_flows.tasks import HandlerRegistry, TaskAnswerer, TaskRequest, run
 log = structlog.get_logger("sentinel.flows")
 
 
-class TaskQueueWorker:
-    """Runs task requests from ``settings.task_queue_url`` with ``registry``'s handlers.
+class TaskQueueWorker(QueueConsumer):
+    """Runs task requests from ``settings.task_queue_url`` with ``registry``'s handlers (``run(stop)`` in the
+    worker process, or ``poll_once()``).
 
     ``answerer`` defaults to a ``StepFunctionsRunner`` on the same clients.
     """
@@ -37,17 +36,9 @@ class TaskQueueWorker:
         *,
         answerer: TaskAnswerer | None = None,
     ) -> None:
+        super().__init__(clients, settings, settings.task_queue_url, what="tasks")
         self._registry = registry
         self._answerer = answerer or StepFunctionsRunner(clients, settings)
-        self._poller = QueuePoller(
-            clients,
-            settings.task_queue_url,
-            self.handle,
-            wait_s=settings.queue_wait_s,
-            visibility_timeout_s=settings.visibility_timeout_s,
-            concurrency=settings.worker_concurrency,
-            what="tasks",
-        )
 
     async def handle(self, body: str) -> bool:
         """Run one task request; True when its message can be deleted."""
@@ -70,11 +61,3 @@ class TaskQueueWorker:
             execution=request.execution,
         )
         return True
-
-    async def poll_once(self) -> int:
-        """Receive one batch of task requests (waiting up to ``queue_wait_s``), run them; return how many came."""
-        return await self._poller.poll_once()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Handle task requests until ``stop`` is set."""
-        await self._poller.run(stop)

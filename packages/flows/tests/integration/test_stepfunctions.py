@@ -50,31 +50,8 @@ class TestAnalysisOnStepFunctions:
         done = await run_on_aws(stub, make_input("job-aws", settle_seconds=1), "job-aws")
 
         assert done.status is ExecutionStatus.SUCCEEDED, (done.error, done.cause)
-        assert done.output == {
-            "job_id": "job-aws",
-            "project_id": "proj-1",
-            "status": "succeeded",
-            "rows": 42,
-            "script_status": "succeeded",
-            "result": {
-                "p95_ms": 181.5,
-                "endpoints": 7,
-                "data_key": "exports/proj-1/2026-01-01T00:00:00Z_2026-01-02T00:00:00Z.ndjson",
-            },
-            "artifact": {"artifact_key": "gold/proj-1/job-aws.json"},
-        }
-        assert [record.name for record in done.states] == [
-            "CheckInput",
-            "CheckSettle",
-            "LetLateEventsSettle",
-            "ExportWindow",
-            "AnyEvents",
-            "RunScript",
-            "StoreArtifact",
-            "Notify",
-            "Summarize",
-            "Done",
-        ]
+        assert done.output == stub.expected_output("job-aws")
+        assert [record.name for record in done.states] == stub.happy_path(settle=True)
         assert done.transitions == 10
         assert done.flow == "analysis"
         assert done.name == "job-aws"

@@ -17,17 +17,6 @@ from sentinel_flows import (
     TaskTokenInvalid,
 )
 
-HAPPY_PATH = [
-    "CheckInput",
-    "ExportWindow",
-    "AnyEvents",
-    "RunScript",
-    "StoreArtifact",
-    "Notify",
-    "Summarize",
-    "Done",
-]
-
 
 def visited(description: ExecutionDescription) -> list[str]:
     return [record.name for record in description.states]
@@ -45,28 +34,16 @@ class TestAnalysisFlow:
         done = await runner.wait(execution, timeout_s=30)
 
         assert done.status is ExecutionStatus.SUCCEEDED
-        assert done.output == {
-            "job_id": "job-1",
-            "project_id": "proj-1",
-            "status": "succeeded",
-            "rows": 42,
-            "script_status": "succeeded",
-            "result": {
-                "p95_ms": 181.5,
-                "endpoints": 7,
-                "data_key": "exports/proj-1/2026-01-01T00:00:00Z_2026-01-02T00:00:00Z.ndjson",
-            },
-            "artifact": {"artifact_key": "gold/proj-1/job-1.json"},
-        }
-        assert visited(done) == HAPPY_PATH
-        assert done.transitions == len(HAPPY_PATH)
+        assert done.output == stub.expected_output("job-1")
+        assert visited(done) == stub.happy_path()
+        assert done.transitions == len(stub.happy_path())
         assert all(record.exited_at is not None and record.error is None for record in done.states)
         [script_call] = stub.handled("run_script")
         assert script_call == {
             "job_id": "job-1",
             "project_id": "proj-1",
             "script_key": "tenants/t1/projects/proj-1/scripts/latency.py",
-            "data_key": "exports/proj-1/2026-01-01T00:00:00Z_2026-01-02T00:00:00Z.ndjson",
+            "data_key": stub.expected_output("job-1")["result"]["data_key"],
         }
         assert stub.handled("notify") == [
             {"job_id": "job-1", "project_id": "proj-1", "status": "succeeded", "artifact": done.output["artifact"]}
@@ -88,26 +65,32 @@ class TestAnalysisFlow:
         }
         assert contexts[0].token != contexts[1].token
 
-    async def test_settle_seconds_waits_before_the_export(
-        self, analysis_stub: Any, make_input: Any, background: Any, recording_sleep: Any
+    @pytest.mark.parametrize(
+        ("settle_seconds", "sleeps", "path"),
+        [
+            (90, [90.0], ["CheckInput", "CheckSettle", "LetLateEventsSettle", "ExportWindow"]),
+            (0, [], ["CheckInput", "CheckSettle", "ExportWindow"]),
+            ("soon", [], ["CheckInput", "CheckSettle", "ExportWindow"]),
+        ],
+    )
+    async def test_settle_seconds_waits_before_the_export_when_positive(
+        self,
+        analysis_stub: Any,
+        make_input: Any,
+        background: Any,
+        recording_sleep: Any,
+        settle_seconds: Any,
+        sleeps: list[float],
+        path: list[str],
     ) -> None:
         stub = analysis_stub()
         runner = LocalFlowRunner(stub.registry, sleep=recording_sleep)
         background(stub.sandbox(runner))
-        done = await runner.wait(await runner.start("analysis", make_input(settle_seconds=90), name="s"), timeout_s=30)
-        assert recording_sleep.calls == [90.0]
-        assert visited(done)[:4] == ["CheckInput", "CheckSettle", "LetLateEventsSettle", "ExportWindow"]
-
-    async def test_non_numeric_settle_seconds_exports_at_once(
-        self, analysis_stub: Any, make_input: Any, background: Any, recording_sleep: Any
-    ) -> None:
-        stub = analysis_stub()
-        runner = LocalFlowRunner(stub.registry, sleep=recording_sleep)
-        background(stub.sandbox(runner))
-        execution = await runner.start("analysis", make_input(settle_seconds="soon"), name="s")
+        execution = await runner.start("analysis", make_input(settle_seconds=settle_seconds), name="s")
         done = await runner.wait(execution, timeout_s=30)
-        assert recording_sleep.calls == []
-        assert visited(done)[:3] == ["CheckInput", "CheckSettle", "ExportWindow"]
+        assert recording_sleep.calls == sleeps
+        assert visited(done)[: len(path)] == path
+        assert done.status is ExecutionStatus.SUCCEEDED
 
     async def test_empty_window_skips_the_sandbox(self, analysis_stub: Any, make_input: Any) -> None:
         stub = analysis_stub(rows=0)
@@ -160,7 +143,7 @@ class TestAnalysisFlow:
         assert recording_sleep.calls == [1.0, 2.0]
         export = done.states[1]
         assert (export.name, export.attempts, export.error) == ("ExportWindow", 3, "Sentinel.Retryable")
-        assert done.transitions == len(HAPPY_PATH) + 2
+        assert done.transitions == len(stub.happy_path()) + 2
 
     async def test_script_failure_reported_through_the_token_fails_the_flow(
         self, analysis_stub: Any, make_input: Any
@@ -238,7 +221,7 @@ class TestExecutions:
         runner = LocalFlowRunner(stub.registry, on_change=seen.append)
         background(stub.sandbox(runner))
         await runner.wait(await runner.start("analysis", make_input(), name="watched"), timeout_s=30)
-        assert [description.current_state for description in seen[:-1]] == HAPPY_PATH
+        assert [description.current_state for description in seen[:-1]] == stub.happy_path()
         assert seen[-1].status is ExecutionStatus.SUCCEEDED
 
     async def test_only_the_newest_finished_executions_are_kept(self, analysis_stub: Any, make_input: Any) -> None:
