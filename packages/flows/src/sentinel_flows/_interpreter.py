@@ -59,6 +59,7 @@ class Interpreter:
         self._definition = definition
         self._hooks = hooks
         self._base_context = base_context
+        self._entered_time = ""
 
     async def run(self, execution_input: Any) -> Any:
         """Execute the flow on ``execution_input`` and return its output."""
@@ -66,6 +67,7 @@ class Interpreter:
         data = execution_input
         while name is not None:
             state = self._definition.states[name]
+            self._entered_time = format_time(self._hooks.now())
             self._hooks.entered(name, state["Type"])
             try:
                 name, data = await self._run_state(name, state, data)
@@ -77,11 +79,7 @@ class Interpreter:
 
     def _context(self, state_name: str, retry_count: int, token: str | None = None) -> dict[str, Any]:
         context = dict(self._base_context)
-        context["State"] = {
-            "Name": state_name,
-            "EnteredTime": format_time(self._hooks.now()),
-            "RetryCount": retry_count,
-        }
+        context["State"] = {"Name": state_name, "EnteredTime": self._entered_time, "RetryCount": retry_count}
         if token is not None:
             context["Task"] = {"Token": token}
         return context

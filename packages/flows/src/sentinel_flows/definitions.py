@@ -30,11 +30,15 @@ _UNSUPPORTED_FIELDS = ("Assign", "Arguments", "Output", "QueryLanguage", "Heartb
 
 def default_flows_dir() -> Path:
     """``infra/flows`` of the repository this package is installed from, else of the working directory."""
-    for root in (Path(__file__).resolve().parents[4], Path.cwd()):
+    here = Path(__file__).resolve().parents  # .../packages/flows/src/sentinel_flows/definitions.py
+    roots = ([here[4]] if len(here) > 4 else []) + [Path.cwd()]
+    for root in roots:
         candidate = root / "infra" / "flows"
         if candidate.is_dir():
             return candidate
-    raise FlowNotFound("no infra/flows directory found: set SENTINEL_FLOWS_DIR to the directory of the flow files")
+    raise FlowNotFound(
+        "no infra/flows directory found: set SENTINEL_FLOWS_FLOWS_DIR to the directory of the *.asl.json files"
+    )
 
 
 @dataclass(frozen=True)

@@ -93,17 +93,26 @@ class StepFunctionsRunner:
         substitutions = {"TaskQueueUrl": self._settings.task_queue_url}
         self.catalog.load(flow, substitutions)  # the local runner must be able to run what is deployed
         definition = self.catalog.text(flow, substitutions)
-        name = self.state_machine_name(flow)
-        role = self._settings.state_machine_role_arn
-        sfn = await self._clients.stepfunctions()
         async with self._lock:
-            arn = await self._find(name)
-            if arn is None:
-                created = await sfn.create_state_machine(name=name, definition=definition, roleArn=role)
-                arn = created["stateMachineArn"]
-            else:
-                await sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role)
+            arn = await self._deploy(self.state_machine_name(flow), definition)
             self._arns[flow] = arn
+        return arn
+
+    async def _deploy(self, name: str, definition: str) -> str:
+        sfn = await self._clients.stepfunctions()
+        role = self._settings.state_machine_role_arn
+        arn = await self._find(name)
+        if arn is None:
+            try:
+                created = await sfn.create_state_machine(name=name, definition=definition, roleArn=role)
+                return created["stateMachineArn"]
+            except ClientError as exc:
+                if error_code(exc) != "StateMachineAlreadyExists":
+                    raise
+            arn = await self._find(name)  # another process created it meanwhile: update theirs
+            if arn is None:
+                raise FlowError(f"state machine {name!r} exists and cannot be found")
+        await sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role)
         return arn
 
     async def ensure_all(self) -> dict[str, str]:
@@ -125,7 +134,7 @@ class StepFunctionsRunner:
         unless it is the same input as a running execution (then its ARN is returned).
         """
         check_execution_name(name)
-        body = json.dumps(input)
+        body = msgspec.json.encode(input).decode()
         arn = self._arns.get(flow) or await self.ensure(flow)
         try:
             return await self._start_on(arn, flow, name, body)
