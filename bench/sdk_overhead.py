@@ -445,25 +445,29 @@ def sender_breakdown(count: int = 10_000) -> dict[str, float]:
     return {"event ids": ids_ns / per, "build": build_ns / per, "encode": encode_ns / per, "gzip": gzip_ns / per}
 
 
-def sender_alone(endpoint: str, requests: int) -> dict[str, float]:
-    """Sender thread CPU µs per event for each Sentinel variant, with nothing else in the process yet."""
-    runners = {"starlette": asgi_runner, "flask": wsgi_runner}
-    result = {}
-    for framework, runner in runners.items():
-        clients: dict[str, Client] = {}
-        for name, build in variants(framework, endpoint, clients).items():
-            if name.startswith("sentinel"):
-                drive = runner(build())
-                for _ in range(max(1, requests // 2_000)):
-                    drive(2_000)
-        for name, client in clients.items():
-            client.flush(timeout=60)
-            result[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
-            client.shutdown(timeout=5)
-    return result
+def compare(
+    endpoint: str, requests: int, runs: int, names: tuple[str, ...] | None
+) -> tuple[dict[str, dict[str, float | None]], dict[str, float]]:
+    """CPU µs per request of each variant (``names``, or all) per framework, and each Sentinel sender's CPU µs
+    per event."""
+    tables: dict[str, dict[str, float | None]] = {}
+    clients: dict[str, Client] = {}
+    for framework, runner in (("starlette", asgi_runner), ("flask", wsgi_runner)):
+        built = variants(framework, endpoint, clients)
+        chosen = {name: build for name, build in built.items() if names is None or name in names}
+        print(f"{framework}: {len(chosen)} variants, {runs} runs x {requests} requests", file=sys.stderr)
+        tables[framework] = measure(chosen, runner, requests, runs)
+    sender = {}
+    for name, client in clients.items():
+        client.flush(timeout=60)
+        sender[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+        client.shutdown(timeout=5)
+    return tables, sender
 
 
 # --- main ------------------------------------------------------------------------------------------------------
+
+SENTINEL_ONLY = ("bare", "no-op middleware", "sentinel (defaults)", "sentinel (headers + redaction)")
 
 
 def main() -> None:
@@ -484,57 +488,24 @@ def main() -> None:
         memory_mb, held = full_buffer_memory()
         logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
         breakdown = sender_breakdown()
-        print(f"Sender alone, {args.requests} requests per variant", file=sys.stderr)
-        alone = sender_alone(endpoint, args.requests)
-        clients: dict[str, Client] = {}
-        print(f"Starlette {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        asgi = measure(variants("starlette", endpoint, clients), asgi_runner, args.requests, args.runs)
-        print(f"Flask {args.requests} requests x {args.runs} runs", file=sys.stderr)
-        wsgi = measure(variants("flask", endpoint, clients), wsgi_runner, args.requests, args.runs)
-        with_peers = {}
-        for name, client in clients.items():
-            client.flush(timeout=60)
-            with_peers[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+        alone, sender_alone = compare(endpoint, args.requests, args.runs, SENTINEL_ONLY)
+        side_by_side, sender_with_peers = compare(endpoint, args.requests, args.runs, None)
         with urllib.request.urlopen(endpoint) as answer:
             stats = json.load(answer)
     finally:
         sink.terminate()
         sink.wait()
 
-    sender = {name: (alone[name], with_peers[name]) for name in alone}
-    report(asgi, wsgi, sender, breakdown, stats, memory_mb, held, args)
-
-
-def report(
-    asgi: dict[str, float | None],
-    wsgi: dict[str, float | None],
-    sender: dict[str, tuple[float, float]],
-    breakdown: dict[str, float],
-    stats: dict[str, Any],
-    memory_mb: float,
-    held: int,
-    args: argparse.Namespace,
-) -> None:
-    print(f"\nCPU per request, µs (median of {args.runs} runs x {args.requests:,} requests; added = vs bare)\n")
-    print(f"| {'variant':<32} | {'Starlette':>9} | {'added':>7} | {'Flask':>9} | {'added':>7} |")
-    print(f"|{'-' * 34}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 9}|")
-    asgi_names = list(asgi)
-    wsgi_names = list(wsgi)
-    for row in range(len(asgi_names)):
-        label = asgi_names[row]
-        cells = []
-        for table, names in ((asgi, asgi_names), (wsgi, wsgi_names)):
-            value, bare = table[names[row]], table["bare"]
-            if value is None or bare is None:
-                cells += ["n/a", ""]
-            else:
-                cells += [f"{value:.2f}", "" if names[row] == "bare" else f"{value - bare:+.2f}"]
-        print(f"| {label:<32} | {cells[0]:>9} | {cells[1]:>7} | {cells[2]:>9} | {cells[3]:>7} |")
+    print(f"\nCPU per request, µs (median of {args.runs} runs x {args.requests:,} requests; added = vs bare)")
+    print("\nSentinel alone in the process:\n")
+    table(alone)
+    print("\nSide by side, every peer loaded in the same process:\n")
+    table(side_by_side)
     print("\nSender thread CPU per event, µs (build, redact, encode, gzip, HTTP)\n")
     print(f"| {'client':<20} | {'alone':>7} | {'with the peers in the process':>29} |")
     print(f"|{'-' * 22}|{'-' * 9}|{'-' * 31}|")
-    for name, (alone, with_peers) in sender.items():
-        print(f"| {name:<20} | {alone:>7.2f} | {with_peers:>29.2f} |")
+    for name, value in sender_alone.items():
+        print(f"| {name:<20} | {value:>7.2f} | {sender_with_peers[name]:>29.2f} |")
     parts = ", ".join(f"{name} {value:.2f}" for name, value in breakdown.items())
     print(f"\nA default event, single-threaded, µs: {parts}; total {sum(breakdown.values()):.2f} (HTTP excluded)")
     overhead = stats["overhead"]
@@ -545,6 +516,24 @@ def report(
     )
     print(f"\nFull default buffer: {held:,} captures hold {memory_mb:.2f} MB (tracemalloc)")
     print(f"\n{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f} (other processes share them)")
+
+
+def table(frameworks: dict[str, dict[str, float | None]]) -> None:
+    """One row per variant, a value and an added column per framework."""
+    names = list(next(iter(frameworks.values())))
+    header = "".join(f" {framework.title():>9} | {'added':>7} |" for framework in frameworks)
+    print(f"| {'variant':<32} |{header}")
+    print(f"|{'-' * 34}|" + f"{'-' * 11}|{'-' * 9}|" * len(frameworks))
+    for name in names:
+        cells = ""
+        for results in frameworks.values():
+            value, bare = results[name], results["bare"]
+            if value is None or bare is None:
+                cells += f" {'n/a':>9} | {'':>7} |"
+            else:
+                added = "" if name == "bare" else f"{value - bare:+.2f}"
+                cells += f" {value:>9.2f} | {added:>7} |"
+        print(f"| {name:<32} |{cells}")
 
 
 if __name__ == "__main__":
