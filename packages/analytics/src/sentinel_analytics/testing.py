@@ -92,3 +92,10 @@ async def drop_database(settings: ClickHouseSettings) -> None:
         await admin.command(f"DROP DATABASE IF EXISTS `{settings.database}` SYNC")
     finally:
         await admin.close()
+
+
+def window_around(now_ms: int) -> tuple[int, int]:
+    """A window holding ``now_ms`` and the two hours before it, on whole hours, so that the minute and the hour
+    rollups cover exactly the same events as the raw table."""
+    hour = 3_600_000
+    return (now_ms // hour - 2) * hour, (now_ms // hour + 1) * hour

@@ -13,11 +13,11 @@ import pytest
 
 from sentinel_analytics import ClickHouseStore, StoredBatch, decode_stored, group_token
 from sentinel_analytics.queries import loss_totals, overview, row_count
-from sentinel_analytics.testing import make_batch
+from sentinel_analytics.testing import make_batch, window_around
 from sentinel_queue import QueuedBatch, encode_entry
 
 NOW = int(time.time() * 1000)
-WINDOW = (NOW - 3_600_000, NOW + 60_000)
+WINDOW = window_around(NOW)
 
 
 def stored(batch: QueuedBatch, retention_days: int = 30) -> StoredBatch:

@@ -17,7 +17,7 @@ import pytest
 
 from sentinel_analytics import ClickHouseStore, StoreError, decode_stored, default_migrations_dir
 from sentinel_analytics.queries import overview
-from sentinel_analytics.testing import make_batch
+from sentinel_analytics.testing import make_batch, window_around
 from sentinel_analytics.tinybird import TinybirdStore, pipe_nodes, to_clickhouse
 from sentinel_config import TinybirdSettings
 from sentinel_queue import encode_entry
@@ -136,7 +136,7 @@ async def test_datasources_mirror_the_clickhouse_tables(ch_client: Any) -> None:
 
 async def test_each_pipe_gives_the_clickhouse_backends_figures(ch_store: ClickHouseStore, ch_client: Any) -> None:
     await ch_store.write("tb-1", batches(8, project_id="tb-pipes"))
-    window = (NOW - 3_600_000, NOW + 60_000)
+    window = window_around(NOW)
 
     # The endpoint pipe, with its template parameters bound server-side.
     sql = to_clickhouse(pipe_nodes(TINYBIRD / "pipes" / "overview.pipe")["overview_node"])

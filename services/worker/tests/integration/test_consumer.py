@@ -15,7 +15,7 @@ import redis.asyncio as redis
 
 from sentinel_analytics import ClickHouseStore, DeadLetter, StoredBatch
 from sentinel_analytics.queries import overview, row_count
-from sentinel_analytics.testing import make_batch
+from sentinel_analytics.testing import make_batch, window_around
 from sentinel_config import ClickHouseSettings
 from sentinel_queue import DEAD_LETTER_STREAM, QueuedBatch, encode_entry, stream_key, tail_channel
 from sentinel_worker.consumer import Consumer
@@ -24,7 +24,7 @@ from sentinel_worker.journal import Journal, index_key
 from sentinel_worker.testing import Queue, count_events, running_consumer, wait_for, worker_settings
 
 NOW = int(time.time() * 1000)
-WINDOW = (NOW - 3_600_000, NOW + 60_000)
+WINDOW = window_around(NOW)
 
 
 def batches(n: int, project_id: str = "proj-1", events: int = 20, seed: int = 1) -> list[QueuedBatch]:

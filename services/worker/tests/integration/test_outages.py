@@ -11,7 +11,7 @@ from typing import Any
 
 from sentinel_analytics import ClickHouseStore, create_client
 from sentinel_analytics.queries import overview
-from sentinel_analytics.testing import fresh_database, make_batch
+from sentinel_analytics.testing import fresh_database, make_batch, window_around
 from sentinel_config import ArchiveSettings, AwsSettings
 from sentinel_local import ClickHouseEngine, SeaweedS3Engine
 from sentinel_worker.archive import S3Archive
@@ -41,7 +41,7 @@ async def test_clickhouse_down_means_no_ack_then_catch_up(queue: Queue, tmp_path
             engine.restart()
             await wait_for(lambda: _equals(queue.pending(), 0), timeout=120, what="catch-up after the restart")
         assert await count_events(client, "p-out") == 400
-        window = (NOW - 3_600_000, NOW + 60_000)
+        window = window_around(NOW)
         raw = await overview(client, "p-out", *window)
         assert raw.requests == (await overview(client, "p-out", *window, source="requests_1m")).requests == 400
         await client.close()

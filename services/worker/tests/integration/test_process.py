@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from sentinel_analytics.queries import overview
-from sentinel_analytics.testing import make_batch
+from sentinel_analytics.testing import make_batch, window_around
 from sentinel_config import ClickHouseSettings
 from sentinel_local import free_port
 from sentinel_queue import stream_key
@@ -130,7 +130,7 @@ async def test_kill_between_insert_and_ack_then_a_new_worker_loses_nothing_and_c
         assert await metric(port, "entries_claimed_total") >= 1
         assert await _healthy(port)
 
-        window = (NOW - 3_600_000, NOW + 60_000)
+        window = window_around(NOW)
         raw = await overview(ch_client, "p-kill", *window)
         minute = await overview(ch_client, "p-kill", *window, source="requests_1m")
         hour = await overview(ch_client, "p-kill", *window, source="requests_1h")
