@@ -58,6 +58,9 @@ class HealthServer:
             writer.close()
 
     def _metrics(self) -> bytes:
-        lines = [f"sentinel_worker_uptime_seconds {time.monotonic() - self._started:.3f}"]
-        lines += [f"sentinel_worker_{name} {value}" for name, value in sorted(self._counters().items())]
+        lines = ["# TYPE sentinel_worker_uptime_seconds gauge"]
+        lines.append(f"sentinel_worker_uptime_seconds {time.monotonic() - self._started:.3f}")
+        for name, value in sorted(self._counters().items()):
+            kind = "counter" if name.endswith("_total") else "gauge"
+            lines += [f"# TYPE sentinel_worker_{name} {kind}", f"sentinel_worker_{name} {value}"]
         return ("\n".join(lines) + "\n").encode()
