@@ -270,12 +270,11 @@ class Consumer:
                     if not isinstance(result, StoreError | ArchiveError):
                         raise result
                     if isinstance(result, StoreError) and not result.retryable and name == "store":
-                        if group.splittable and len(group.batches) > 1:
+                        if len(group.batches) > 1:
                             raise _Rejected(str(result))
-                        if not group.splittable:
-                            group.reject(str(result))
-                            batches, store_done, dead_done = [], True, False
-                            continue
+                        group.reject(str(result))
+                        batches, store_done, dead_done = [], True, False
+                        continue
                     if name == "archive":
                         self.metrics.archive_retries_total += 1
                     else:
@@ -299,7 +298,7 @@ class Consumer:
         log.warning("insert_refused_splitting", token=group.token, entries=len(group))
         await self._retry(lambda: self.journal.forget(group.token, group.members), "journal")
         for entry in group.entries:
-            single = Group(splittable=False)
+            single = Group()
             single.add(entry, self.settings.default_retention_days)
             await self._commit(single)
 

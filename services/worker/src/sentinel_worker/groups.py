@@ -52,9 +52,9 @@ class Group:
     events: int = 0
     duplicates: int = 0
     journaled: bool = False
-    splittable: bool = True
     started: float = field(default_factory=time.monotonic)
     _seen: set[str] = field(default_factory=set)
+    _entry_of: dict[str, Entry] = field(default_factory=dict)
     _token: str | None = None
 
     @property
@@ -87,13 +87,14 @@ class Group:
             self.duplicates += 1
             return
         self._seen.add(key)
+        self._entry_of[key] = entry
         self.batches.append((entry.partition, batch))
         self.events += len(batch.events)
 
     def without(self, lost: list[Member], default_retention_days: int) -> Group:
         """The same group minus entries another consumer took over (a new token follows from the new set)."""
         gone = set(lost)
-        rest = Group(journaled=self.journaled, splittable=self.splittable, started=self.started)
+        rest = Group(journaled=self.journaled, started=self.started)
         for entry in self.entries:
             if (entry.partition, entry.entry_id) in gone:
                 continue
@@ -109,9 +110,9 @@ class Group:
         self.dead.append((entry, dead_letter(entry, error)))
 
     def reject(self, error: str) -> None:
-        """The store refused the batch of this one-entry group: the entry becomes a dead letter instead."""
-        [entry] = self.entries
+        """The store refused the one batch of this group: its entry becomes a dead letter instead."""
         [(_, batch)] = self.batches
+        entry = self._entry_of[str(batch.batch_id)]
         self.batches.clear()
         self.events = 0
         self.dead.append((entry, dead_letter(entry, error, batch)))

@@ -44,6 +44,13 @@ class Queue:
             pipe.xadd(stream_key(partition_for(batch.project_id, PARTITIONS)), {b"d": encode_entry(batch)})
         return [i.decode() for i in await pipe.execute()]
 
+    async def enqueue_blobs(self, project_id: str, blobs: Sequence[bytes]) -> list[str]:
+        """Append raw entry blobs (valid or not) to the project's partition."""
+        pipe = self.client.pipeline(transaction=False)
+        for blob in blobs:
+            pipe.xadd(stream_key(partition_for(project_id, PARTITIONS)), {b"d": blob})
+        return [i.decode() for i in await pipe.execute()]
+
     async def pending(self) -> int:
         total = 0
         for partition in range(PARTITIONS):

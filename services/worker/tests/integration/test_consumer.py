@@ -252,3 +252,23 @@ async def test_entries_claimed_by_another_consumer_before_journaling_leave_the_g
     assert lost == [(0, ids[1])]
     assert await journal.tokens(0, ids) == ["tok", None, "tok"]
     assert await journal.members("tok") == [(0, i) for i in ids]
+
+
+async def test_a_batch_the_store_refuses_is_dead_lettered_and_the_rest_stored(
+    queue: Queue, ch_settings: ClickHouseSettings, ch_client: Any, tmp_path: Path
+) -> None:
+    good = batches(3, project_id="p-mixed")
+    bad = msgspec.to_builtins(batches(1, project_id="p-mixed", seed=9)[0])
+    bad["events"][0]["status"] = -5  # the lean decoder does not validate; ClickHouse refuses it for UInt16
+    settings = worker_settings(queue, ch_settings, tmp_path / "a", flush_interval_s=0.5)
+    async with running_consumer(settings) as consumer:
+        await queue.enqueue(good[:2])
+        [bad_id] = await queue.enqueue_blobs("p-mixed", [msgspec.msgpack.encode(bad)])
+        await queue.enqueue(good[2:])
+        await wait_for(lambda: _equals(count_events(ch_client, "p-mixed"), 60), what="the good batches")
+        await wait_for(lambda: _equals(queue.pending(), 0), what="every entry settled")
+    assert consumer.metrics.dead_letters_total == 1
+    result = await ch_client.query("SELECT entry_id, project_id, error FROM dead_letters")
+    [(entry_id, project_id, error)] = result.result_rows
+    assert (entry_id, project_id) == (bad_id, "p-mixed")
+    assert error.startswith("ClickHouse rejected the data")
