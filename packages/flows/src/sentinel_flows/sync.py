@@ -62,7 +62,10 @@ class SyncPublishError(FlowError):
 
 
 def sync_request(job_id: str, project_id: str, connector: str, params: Mapping[str, Any]) -> SyncRequest:
-    """Build and check a ``SyncRequest``; raise ``ValueError`` naming the problem (unknown connector, ...)."""
+    """Build and check a ``SyncRequest``; raise ``ValueError`` naming the problem (unknown connector, ...).
+
+    The request goes through JSON, so an in-process handler sees exactly what one behind EventBridge would.
+    """
     if connector not in CONNECTORS:
         raise ValueError(f"connector {connector!r} is not one of {', '.join(CONNECTORS)}")
     raw = {
@@ -73,8 +76,8 @@ def sync_request(job_id: str, project_id: str, connector: str, params: Mapping[s
         "requested_at": datetime.now(UTC),
     }
     try:
-        return msgspec.convert(raw, SyncRequest)
-    except msgspec.ValidationError as exc:
+        return msgspec.json.decode(msgspec.json.encode(raw), type=SyncRequest)
+    except (TypeError, msgspec.EncodeError, msgspec.ValidationError) as exc:
         raise ValueError(f"invalid sync request: {exc}") from None
 
 

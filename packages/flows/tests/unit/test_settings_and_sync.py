@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -66,10 +67,15 @@ class TestSyncRequest:
         with pytest.raises(ValueError, match="archive-replay, s3-access-logs"):
             sync_request("job", "proj", "ftp-import", {})
 
-    def test_params_must_be_json_like(self) -> None:
-        request = sync_request("job", "proj", "s3-access-logs", {"prefix": "logs/", "limit": 10})
-        assert (request.connector, request.params) == ("s3-access-logs", {"prefix": "logs/", "limit": 10})
+    def test_params_arrive_as_json_would_carry_them(self) -> None:
+        request = sync_request("job", "proj", "s3-access-logs", {"prefix": "logs/", "range": (1, 2)})
+        assert (request.connector, request.params) == ("s3-access-logs", {"prefix": "logs/", "range": [1, 2]})
         assert request.requested_at.tzinfo is not None
+
+    @pytest.mark.parametrize(("job_id", "params"), [("job", {"x": object()}), (7, {})])
+    def test_params_that_json_cannot_carry_and_wrong_types_are_refused(self, job_id: Any, params: Any) -> None:
+        with pytest.raises(ValueError, match="invalid sync request"):
+            sync_request(job_id, "proj", "archive-replay", params)
 
 
 class TestInProcessDispatcher:
