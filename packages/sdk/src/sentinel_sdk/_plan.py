@@ -37,9 +37,15 @@ class CapturePlan:
             frozenset(opts.capture_headers) if isinstance(opts.capture_headers, tuple) else frozenset()
         )
         self.capture_headers = self.all_headers or bool(self.header_allowlist)
+        self.environ_keys = tuple(
+            (name.upper().replace("-", "_") if name in ("content-type", "content-length") else _environ_key(name), name)
+            for name in sorted(self.header_allowlist)
+        )
+        """(WSGI environ key, header name) of each allowlisted header."""
         self.capture_bodies = opts.capture_bodies
         self.max_body_size = opts.max_body_size
         self.proxy_header: str | None = opts.proxy_header if client.reads_proxy_header else None
+        self.proxy_environ_key = _environ_key(self.proxy_header) if self.proxy_header is not None else None
         self._count = 0
 
     def skip(self, path: str) -> bool:
@@ -95,6 +101,10 @@ class Integration:
     def route(self, request: Any) -> str | None:
         """The route template of a handled request (scope or environ); the ``route_resolver``'s answer here."""
         return self._route_resolver(request) if self._route_resolver is not None else None
+
+
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def identify(capture: Capture, callback: Any, request: Any) -> None:

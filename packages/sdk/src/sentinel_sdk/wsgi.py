@@ -47,17 +47,31 @@ def environ_path(environ: Environ) -> str:
 
 def environ_headers(environ: Environ, plan: CapturePlan) -> list[tuple[str, str]]:
     """The request headers the plan captures, from a WSGI environ (or Django's ``request.META``)."""
+    if not plan.all_headers:  # an allowlist: look its names up rather than walk the whole environ
+        return [(name, environ[key]) for key, name in plan.environ_keys if environ.get(key)]
     headers = []
+    names = _header_names
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").lower()
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            name = key.replace("_", "-").lower()
-        else:
-            continue
-        if plan.all_headers or name in plan.header_allowlist:
+        name = names.get(key, "")
+        if name == "":
+            name = header_name(key)
+            if len(names) < 1_024:
+                names[key] = name
+        if name is not None and value:
             headers.append((name, value))
     return headers
+
+
+_header_names: dict[str, str | None] = {}  # environ key -> header name, None for keys that are not headers
+
+
+def header_name(environ_key: str) -> str | None:
+    """``HTTP_X_API_KEY`` -> ``x-api-key``; ``CONTENT_TYPE`` -> ``content-type``; None for other keys."""
+    if environ_key.startswith("HTTP_"):
+        return environ_key[5:].replace("_", "-").lower()
+    if environ_key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return environ_key.replace("_", "-").lower()
+    return None
 
 
 def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture:
@@ -73,8 +87,8 @@ def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture
     length = get("CONTENT_LENGTH")
     if length:
         cap.request_size = int(length) if length.isdigit() else 0
-    if plan.proxy_header is not None:
-        cap.proxy_header = environ.get("HTTP_" + plan.proxy_header.upper().replace("-", "_"))
+    if plan.proxy_environ_key is not None:
+        cap.proxy_header = get(plan.proxy_environ_key)
     if plan.capture_headers:
         cap.request_headers = environ_headers(environ, plan)
     if plan.capture_bodies:

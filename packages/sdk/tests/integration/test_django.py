@@ -186,6 +186,18 @@ def test_request_sizes_come_from_content_length(ingest: Any, sentinel: Callable[
     assert ingest.wait_for_events(1)[0].request_size == 321
 
 
+def test_all_headers_can_be_captured_with_secrets_redacted(ingest: Any, sentinel: Callable[..., Client]) -> None:
+    client = sentinel(capture_headers=True, trusted_proxies=1)
+    DjangoClient().get("/api/users/1/", headers={"Cookie": "sid=1", "X-Forwarded-For": "6.6.6.6, 198.51.100.9"})
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert event.request_headers is not None
+    assert event.request_headers["cookie"] == "[REDACTED]"
+    assert event.request_headers["x-forwarded-for"] == "6.6.6.6, 198.51.100.9"
+    assert "server-name" not in event.request_headers  # environ keys that are not headers stay out
+    assert event.client_ip == "198.51.100.9"
+
+
 async def test_async_requests_are_captured(ingest: Any, sentinel: Callable[..., Client]) -> None:
     client = sentinel()
     response = await AsyncClient().get("/api/async/users/5/")

@@ -109,6 +109,22 @@ def test_request_sizes_and_unknown_routes(ingest: Any, make_client: Callable[...
     assert (missing.status, missing.route) == (404, None)
 
 
+def test_allowlisted_headers_are_captured_with_secrets_redacted(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    client = make_client(capture_headers=["x-tenant", "authorization", "content-type", "x-missing"])
+    headers = {"X-Tenant": "acme", "Authorization": "Basic dXNlcjpwYXNz", "X-Other": "no"}
+    served(make_app(client)).post("/api/echo", data=b"{}", headers=headers, content_type="application/json")
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert event.request_headers == {
+        "x-tenant": "acme",
+        "authorization": "[REDACTED]",
+        "content-type": "application/json",
+    }
+    assert event.response_headers == {"content-type": "text/html; charset=utf-8"}
+
+
 def test_consumers_come_from_set_consumer_or_identify(ingest: Any, make_client: Callable[..., Client]) -> None:
     client = make_client()
 
