@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from time import perf_counter_ns
 from typing import Any
 
@@ -157,7 +158,9 @@ class SentinelMiddleware:
                 return response
             # A streamed body is counted as Django sends it; the capture completes at its end or on close().
             body = _AsyncBody if response.is_async else ResponseIterator
-            response.streaming_content = body(response.streaming_content, cap, plan, lambda: self._finish(request, cap))
+            response.streaming_content = body(
+                response.streaming_content, cap, plan, partial(self._finish, request, cap)
+            )
             if cap.overhead_ns:
                 cap.overhead_ns += perf_counter_ns() - started
         except Exception:

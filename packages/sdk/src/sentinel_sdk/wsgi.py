@@ -13,6 +13,7 @@ use the Flask or Django integration, which find them on their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from functools import partial
 from time import perf_counter_ns, time_ns
 from types import TracebackType
 from typing import Any, Protocol
@@ -194,7 +195,7 @@ class SentinelMiddleware(Integration):
             raise
         finally:
             current.reset(token)
-        return ResponseIterator(result, cap, plan, lambda: self.finish(cap, environ, overhead))
+        return ResponseIterator(result, cap, plan, partial(self.finish, cap, environ, overhead))
 
     def capture_route(self, cap: Capture, environ: Environ) -> str | None:
         """The route template of a completed capture; ``route(environ)`` here, framework subclasses know more."""
@@ -236,7 +237,9 @@ class CountedBody:
 
     def _ended(self) -> None:
         self._cap.end_ns = perf_counter_ns()
-        self._finish()
+        if not self._finished:
+            self._finished = True
+            self._finish_capture()
 
     def _failed(self, exc: BaseException) -> None:
         self._cap.error = self._cap.error or type(exc).__name__
