@@ -419,7 +419,7 @@ class Consumer:
             for entry_id, fields in await self.redis.xclaim(stream_key(partition), self.group, self.name, 0, ids):
                 entry = Entry(partition, _text(entry_id), (fields or {}).get(ENTRY_FIELD))
                 have[(partition, entry.entry_id)] = entry
-        group = Group(journaled=True)
+        group = Group(journaled=True, replay_token=token)
         lost = 0
         for member in members:
             found = have.get(member)
@@ -433,7 +433,6 @@ class Consumer:
                 group.add(entry, self.settings.default_retention_days)
         if lost:
             log.warning("replay_incomplete", token=token, missing=lost)
-        group._token = token
         self.metrics.groups_replayed_total += 1
         log.info("replaying_insert", token=token, entries=len(group))
         await self._submit(group)

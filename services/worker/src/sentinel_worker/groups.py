@@ -55,7 +55,8 @@ class Group:
     started: float = field(default_factory=time.monotonic)
     _seen: set[str] = field(default_factory=set)
     _entry_of: dict[str, Entry] = field(default_factory=dict)
-    _token: str | None = None
+    replay_token: str | None = None
+    """The token a replayed group was journaled under (it keeps it whatever its entries decode to)."""
 
     @property
     def members(self) -> list[Member]:
@@ -64,12 +65,11 @@ class Group:
     @property
     def token(self) -> str:
         """Digest of the group's batch ids (of its entry ids when every entry is a dead letter)."""
-        if self._token is None:
-            if self._seen:
-                self._token = group_token(list(self._seen))
-            else:
-                self._token = group_token([f"entry:{p}:{i}" for p, i in self.members])
-        return self._token
+        if self.replay_token is not None:
+            return self.replay_token
+        if self._seen:
+            return group_token(list(self._seen))
+        return group_token([f"entry:{p}:{i}" for p, i in self.members])
 
     def add(self, entry: Entry, default_retention_days: int) -> None:
         """Decode and add an entry; an undecodable one becomes a dead letter at once (retrying cannot help)."""
