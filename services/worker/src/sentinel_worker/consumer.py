@@ -396,7 +396,7 @@ class Consumer:
                 for entry in held:
                     self._add_free(entry, pending)
             elif members == DONE:
-                await self.journal.finish(token, [(e.partition, e.entry_id) for e in held], stream_key, self.group)
+                await self.journal.settle([(e.partition, e.entry_id) for e in held], stream_key, self.group)
             else:
                 assert isinstance(members, list)
                 await self._replay(token, members, held)

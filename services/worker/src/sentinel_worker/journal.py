@@ -112,6 +112,15 @@ class Journal:
         pipe.delete(group_key(token))
         await pipe.execute()
 
+    async def settle(self, members: list[Member], stream_of: Any, group: str) -> None:
+        """Acknowledge entries of a group already marked done (its record stays until it expires, so members
+        still pending elsewhere are recognised as done too)."""
+        pipe = self.client.pipeline(transaction=False)
+        for partition, ids in _by_partition(members).items():
+            pipe.xack(stream_of(partition), group, *ids)
+            pipe.hdel(index_key(partition), *ids)
+        await pipe.execute()
+
     async def forget(self, token: str, members: list[Member]) -> None:
         """Drop a group that was never written (it is being split into smaller ones)."""
         pipe = self.client.pipeline(transaction=False)

@@ -272,3 +272,29 @@ async def test_a_batch_the_store_refuses_is_dead_lettered_and_the_rest_stored(
     [(entry_id, project_id, error)] = result.result_rows
     assert (entry_id, project_id) == (bad_id, "p-mixed")
     assert error.startswith("ClickHouse rejected the data")
+
+
+async def test_entries_of_a_group_marked_done_are_acknowledged_without_writing_again(
+    queue: Queue, ch_settings: ClickHouseSettings, ch_client: Any, tmp_path: Path
+) -> None:
+    """A worker died part-way through acknowledging a written group: the rest is only acknowledged."""
+    settings = worker_settings(queue, ch_settings, tmp_path / "a")
+    async with running_consumer(settings):
+        pass  # creates the group on every partition
+    first = await queue.enqueue_blobs("p-a", [encode_entry(batches(1, project_id="p-a")[0])])
+    second = await queue.enqueue_blobs("p-b", [encode_entry(batches(1, project_id="p-b", seed=4)[0])])
+    members = [(_partition("p-a"), first[0]), (_partition("p-b"), second[0])]
+    assert members[0][0] != members[1][0]
+    for partition, _ in members:
+        await queue.client.xreadgroup("sentinel-workers", "dead", {stream_key(partition): ">"}, count=10)
+    journal = Journal(queue.client)
+    assert await journal.record("done-token", members, stream_key, "sentinel-workers", "dead") == []
+    await queue.client.set("sentinel:journal:group:done-token", b"done")
+    await queue.client.xack(stream_key(members[0][0]), "sentinel-workers", members[0][1])
+    assert await queue.pending() == 1
+
+    async with running_consumer(settings) as rescuer:
+        await wait_for(lambda: _equals(queue.pending(), 0), what="the rest of the group acknowledged")
+    assert rescuer.metrics.entries_claimed_total == 1
+    assert rescuer.metrics.inserts_total == 0
+    assert await count_events(ch_client) == 0
