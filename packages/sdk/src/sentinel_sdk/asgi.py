@@ -136,7 +136,9 @@ class SentinelMiddleware(Integration):
                 current.reset(token)
                 if not cap.end_ns:
                     cap.end_ns = returned
-                cap.route = self.route(scope)
+                route = self.route(scope)
+                if route is not None:
+                    cap.route = route
                 if self._identify is not None:
                     identify(cap, self._identify, self.identify_argument(scope))
                 if measure:
