@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _BRACE_CONVERTOR = re.compile(r"\{([^{}:]+):[^{}]*\}")
 _ANGLE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
@@ -26,3 +27,20 @@ def from_django(route: str, is_regex: bool = False) -> str:
     else:
         route = from_angles(route)
     return route if route.startswith("/") else f"/{route}"
+
+
+class Templates:
+    """Route templates memoised by what the framework reports (a few hundred routes at most, bounded anyway)."""
+
+    def __init__(self, convert: Callable[[str], str], size: int = 4_096) -> None:
+        self._convert = convert
+        self._size = size
+        self._known: dict[str, str] = {}
+
+    def __call__(self, raw: str) -> str:
+        template = self._known.get(raw)
+        if template is None:
+            template = self._convert(raw)
+            if len(self._known) < self._size:
+                self._known[raw] = template
+        return template

@@ -38,7 +38,7 @@ from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current, record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import CapturePlan, framework_version, identify, make_client
-from sentinel_sdk._routes import from_django
+from sentinel_sdk._routes import Templates, from_django
 from sentinel_sdk.wsgi import CountedBody, ResponseIterator, begin, count_chunk, response_started
 
 __all__ = ["SentinelMiddleware"]
@@ -78,6 +78,7 @@ class SentinelMiddleware:
         self.get_response = get_response
         self.client, self._identify = _configure()
         self._plan = CapturePlan(self.client)
+        self._templates = Templates(from_django)
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -174,7 +175,7 @@ class SentinelMiddleware:
                 cap.end_ns = started
             match = getattr(request, "resolver_match", None)
             if match is not None and match.route:
-                cap.route = from_django(match.route)
+                cap.route = self._templates(match.route)
             if self._identify is not None:
                 identify(cap, self._identify, request)
             if cap.overhead_ns:

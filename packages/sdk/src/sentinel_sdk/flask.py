@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sentinel_sdk._capture import Capture, current, record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import framework_version, identify, make_client
-from sentinel_sdk._routes import from_angles
+from sentinel_sdk._routes import Templates, from_angles
 from sentinel_sdk.wsgi import Environ, SentinelMiddleware
 from sentinel_types import Consumer
 
@@ -101,20 +101,12 @@ def _keeping_request(request_context: Callable[[Any], RequestContext]) -> Callab
 class _FlaskMiddleware(SentinelMiddleware):
     def __init__(self, app: Any, *, client: Client) -> None:
         super().__init__(app, client=client)
-        self._templates: dict[tuple[str, str], str] = {}
+        self._templates = Templates(from_angles)
 
     def capture_route(self, cap: Capture, environ: Environ) -> str | None:
         request, cap.request = cap.request, None
         rule = getattr(request, "url_rule", None)
-        if rule is None:
-            return None
-        key = (environ.get("SCRIPT_NAME", ""), rule.rule)
-        template = self._templates.get(key)
-        if template is None:
-            template = from_angles(key[0] + key[1])
-            if len(self._templates) < 4_096:
-                self._templates[key] = template
-        return template
+        return None if rule is None else self._templates(environ.get("SCRIPT_NAME", "") + rule.rule)
 
 
 def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sentinel_sdk._capture import record_exception
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import framework_version, make_client
-from sentinel_sdk._routes import from_braces
+from sentinel_sdk._routes import Templates, from_braces
 from sentinel_sdk.asgi import Scope
 from sentinel_sdk.asgi import SentinelMiddleware as _ASGIMiddleware
 from sentinel_types import Consumer
@@ -39,6 +39,10 @@ __all__ = ["SentinelPlugin"]
 
 
 class _LitestarMiddleware(_ASGIMiddleware):
+    def __init__(self, app: Any, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._templates = Templates(from_braces)
+
     def _framework(self) -> tuple[str, str]:
         return "litestar", framework_version("litestar")
 
@@ -48,8 +52,8 @@ class _LitestarMiddleware(_ASGIMiddleware):
     def route(self, scope: Scope) -> str | None:
         if self._route_resolver is not None:
             return self._route_resolver(scope)
-        template = scope.get("path_template")
-        return from_braces(template) if template else None
+        path_template = scope.get("path_template")
+        return self._templates(path_template) if path_template else None
 
 
 class SentinelPlugin(InitPluginProtocol):
