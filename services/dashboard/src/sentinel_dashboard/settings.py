@@ -8,7 +8,20 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from sentinel_config import AwsSettings, ControlSettings, HttpServerSettings, LogSettings, RedisSettings, load_or_exit
+from sentinel_config import (
+    AnalyticsSettings,
+    ArchiveSettings,
+    AwsSettings,
+    ClickHouseSettings,
+    ControlSettings,
+    HttpServerSettings,
+    LogSettings,
+    RedisSettings,
+    TinybirdSettings,
+    load_or_exit,
+)
+from sentinel_flows import FlowSettings
+from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
 
 
 class DashboardServerSettings(HttpServerSettings, kw_only=True, frozen=True):
@@ -37,7 +50,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     dashboard: DashboardServerSettings = msgspec.field(default_factory=DashboardServerSettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     control: ControlSettings = msgspec.field(default_factory=ControlSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
+    clickhouse: ClickHouseSettings = msgspec.field(default_factory=ClickHouseSettings)
+    tinybird: TinybirdSettings = msgspec.field(default_factory=TinybirdSettings)
+    archive: ArchiveSettings = msgspec.field(default_factory=ArchiveSettings)
     aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
+    flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
+    e2b: E2BSettings = msgspec.field(default_factory=E2BSettings)
+    modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
+    sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

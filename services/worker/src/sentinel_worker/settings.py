@@ -18,6 +18,7 @@ from sentinel_config import (
     TinybirdSettings,
     load_or_exit,
 )
+from sentinel_flows import FlowSettings
 
 
 class WorkerProcessSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -81,6 +82,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     tinybird: TinybirdSettings = msgspec.field(default_factory=TinybirdSettings)
     archive: ArchiveSettings = msgspec.field(default_factory=ArchiveSettings)
     aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
+    flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
