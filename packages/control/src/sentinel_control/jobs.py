@@ -36,6 +36,8 @@ class Job(msgspec.Struct, kw_only=True, frozen=True):
     """Cost breakdown in USD by item, filled as the job runs."""
     callback_digest: str | None = None
     """SHA-256 of the first accepted callback body: a repeated callback gets the same answer, no second effect."""
+    task_token: str | None = None
+    """The flow task waiting for this job's sandbox callback (a Step Functions or local task token); never shown."""
     created_at: int
     updated_at: int
     started_at: int | None = None
@@ -57,6 +59,7 @@ class JobChanges(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     external_ref: str | None = None
     cost: dict[str, float] | None = None
     callback_digest: str | None = None
+    task_token: str | None = None
     started_at: int | None = None
     finished_at: int | None = None
 
