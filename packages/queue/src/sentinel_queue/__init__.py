@@ -1,6 +1,14 @@
 """Sentinel's queue contract, shared by the ingest API (writer) and the worker (reader)."""
 
-from sentinel_queue.entry import ENTRY_FIELD, ENTRY_VERSION, QueuedBatch, decode_entry, encode_entry
+from sentinel_queue.entry import (
+    ARCHIVED_FIELD,
+    ENTRY_FIELD,
+    ENTRY_VERSION,
+    SYNC_FIELD,
+    QueuedBatch,
+    decode_entry,
+    encode_entry,
+)
 from sentinel_queue.lag import partition_lag
 from sentinel_queue.names import (
     CONSUMER_GROUP,
@@ -23,11 +31,13 @@ from sentinel_queue.updates import (
 )
 
 __all__ = [
+    "ARCHIVED_FIELD",
     "CONSUMER_GROUP",
     "DEAD_LETTER_STREAM",
     "ENTRY_FIELD",
     "ENTRY_VERSION",
     "RESUMABLE",
+    "SYNC_FIELD",
     "TOPICS",
     "QueuedBatch",
     "Topic",

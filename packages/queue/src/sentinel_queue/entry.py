@@ -17,6 +17,13 @@ from sentinel_types import CaptureOverhead, Event, LossCounters, SdkInfo
 
 ENTRY_FIELD = b"d"
 ENTRY_VERSION = 1
+SYNC_FIELD = b"s"
+"""Optional entry field: the id of the sync job that re-enqueued the batch (archive replay, log import). The worker
+mixes it into the insert's deduplication token, so a batch restored after a loss is not dropped by the store as a
+repeat of the insert that first stored it."""
+ARCHIVED_FIELD = b"a"
+"""Optional entry field, ``b"1"``: the batch was read back from the archive, so the worker does not archive it
+again."""
 
 
 class QueuedBatch(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):

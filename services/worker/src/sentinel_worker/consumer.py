@@ -24,7 +24,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from sentinel_analytics import AnalyticsStore, StoreError
-from sentinel_queue import CONSUMER_GROUP, DEAD_LETTER_STREAM, ENTRY_FIELD, partition_lag, stream_key
+from sentinel_queue import CONSUMER_GROUP, DEAD_LETTER_STREAM, partition_lag, stream_key
 from sentinel_worker.archive import Archive, ArchiveError
 from sentinel_worker.groups import Entry, Group
 from sentinel_worker.journal import DONE, Journal, Member
@@ -173,7 +173,7 @@ class Consumer:
         for stream, items in answer or []:
             partition = _partition_of(stream)
             for entry_id, fields in items:
-                entries.append(Entry(partition, _text(entry_id), (fields or {}).get(ENTRY_FIELD)))
+                entries.append(Entry.of(partition, _text(entry_id), fields))
         self.metrics.entries_processed_total += len(entries)
         return entries
 
@@ -254,14 +254,15 @@ class Consumer:
     async def _write_durably(self, group: Group) -> None:
         """Store, archive and dead-letter table writes, each retried until it succeeds."""
         batches = [batch for _, batch in group.batches]
-        store_done, archive_done, dead_done = not batches, not batches, not group.dead
+        to_archive = group.to_archive
+        store_done, archive_done, dead_done = not batches, not to_archive, not group.dead
         delay = self.settings.retry_initial_s
         while True:
             jobs: dict[str, Awaitable[None]] = {}
             if not store_done:
                 jobs["store"] = self.store.write(group.token, batches)
             if not archive_done:
-                jobs["archive"] = self.archive.write(group.token, group.batches)
+                jobs["archive"] = self.archive.write(group.token, to_archive)
             if not dead_done:
                 jobs["dead_letters"] = self.store.write_dead_letters([letter for _, letter in group.dead])
             results = await asyncio.gather(*jobs.values(), return_exceptions=True)
@@ -371,7 +372,7 @@ class Consumer:
 
     async def _adopt(self, partition: int, claimed: list[Any], pending: Group) -> None:
         stream = stream_key(partition)
-        entries = [Entry(partition, _text(i), (f or {}).get(ENTRY_FIELD)) for i, f in claimed]
+        entries = [Entry.of(partition, _text(i), f) for i, f in claimed]
         self.metrics.entries_claimed_total += len(entries)
         details = await self.redis.xpending_range(
             stream,
@@ -417,7 +418,7 @@ class Consumer:
                 missing.setdefault(partition, []).append(entry_id)
         for partition, ids in missing.items():
             for entry_id, fields in await self.redis.xclaim(stream_key(partition), self.group, self.name, 0, ids):
-                entry = Entry(partition, _text(entry_id), (fields or {}).get(ENTRY_FIELD))
+                entry = Entry.of(partition, _text(entry_id), fields)
                 have[(partition, entry.entry_id)] = entry
         group = Group(journaled=True, replay_token=token)
         lost = 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
 from sentinel_analytics import DeadLetter, StoredBatch, decode_stored, group_token
-from sentinel_queue import stream_key
+from sentinel_queue import ARCHIVED_FIELD, ENTRY_FIELD, SYNC_FIELD, stream_key
 from sentinel_worker.journal import Member
 
 
@@ -20,6 +22,23 @@ class Entry:
     entry_id: str
     blob: bytes | None
     deliveries: int = 1
+    sync: str | None = None
+    """The sync job that re-enqueued this batch (``SYNC_FIELD``), if any."""
+    archived: bool = False
+    """The batch came back from the archive (``ARCHIVED_FIELD``): it is not archived again."""
+
+    @classmethod
+    def of(cls, partition: int, entry_id: str, fields: Mapping[Any, Any] | None) -> Entry:
+        """An entry from its stream fields (bytes keys and values, as redis-py returns them)."""
+        fields = fields or {}
+        sync = fields.get(SYNC_FIELD)
+        return cls(
+            partition,
+            entry_id,
+            fields.get(ENTRY_FIELD),
+            sync=sync.decode(errors="replace") if isinstance(sync, bytes) and sync else None,
+            archived=fields.get(ARCHIVED_FIELD) == b"1",
+        )
 
 
 def first_seen_ms(entry_id: str) -> int:
@@ -55,6 +74,7 @@ class Group:
     started: float = field(default_factory=time.monotonic)
     _seen: set[str] = field(default_factory=set)
     _entry_of: dict[str, Entry] = field(default_factory=dict)
+    _synced: dict[str, str] = field(default_factory=dict)
     replay_token: str | None = None
     """The token a replayed group was journaled under (it keeps it whatever its entries decode to)."""
 
@@ -68,7 +88,9 @@ class Group:
         if self.replay_token is not None:
             return self.replay_token
         if self._seen:
-            return group_token(list(self._seen))
+            # A batch a sync re-enqueued counts under its sync's id: the same batches stored again after a loss
+            # must not carry the token of the insert that first stored them (the store would drop them).
+            return group_token([f"{key}/{self._synced[key]}" if key in self._synced else key for key in self._seen])
         return group_token([f"entry:{p}:{i}" for p, i in self.members])
 
     def add(self, entry: Entry, default_retention_days: int) -> None:
@@ -88,8 +110,15 @@ class Group:
             return
         self._seen.add(key)
         self._entry_of[key] = entry
+        if entry.sync is not None:
+            self._synced[key] = entry.sync
         self.batches.append((entry.partition, batch))
         self.events += len(batch.events)
+
+    @property
+    def to_archive(self) -> list[tuple[int, StoredBatch]]:
+        """The batches the archive does not hold yet (all but those read back from it)."""
+        return [(p, b) for p, b in self.batches if not self._entry_of[str(b.batch_id)].archived]
 
     def without(self, lost: list[Member], default_retention_days: int) -> Group:
         """The same group minus entries another consumer took over (a new token follows from the new set)."""
