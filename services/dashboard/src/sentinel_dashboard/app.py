@@ -25,6 +25,7 @@ from sentinel_dashboard.stream.hub import Hub
 from sentinel_dashboard.stream.routes import create_sse_token, events
 from sentinel_dashboard.stream.tokens import SseTokenSigner
 from sentinel_dashboard.tokens.routes import TokenController
+from sentinel_dashboard.ui import ui_handlers
 from sentinel_dashboard.webhooks.routes import sandbox_callback
 from sentinel_service import create_service_app, redis_lifespan, redis_ready
 
@@ -38,7 +39,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         version=__version__,
         title="Sentinel dashboard API",
         log=settings.log,
-        route_handlers=[ProjectController, TokenController, JobController, sandbox_callback, create_sse_token, events],
+        route_handlers=[
+            ProjectController,
+            TokenController,
+            JobController,
+            sandbox_callback,
+            create_sse_token,
+            events,
+            *ui_handlers(),
+        ],
         lifespans=[redis_lifespan(settings.redis), control_lifespan(settings), _hub_lifespan(settings)],
         readiness={"redis": redis_ready, "control": control_ready},
         dependencies={
