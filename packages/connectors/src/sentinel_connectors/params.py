@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from sentinel_storage import InvalidKey, check_prefix
+
 MAX_REPLAY_RANGE = timedelta(days=31)
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _FIELD_IN_ERROR = re.compile(r"at `\$\.([A-Za-z_]+)")
@@ -64,8 +66,10 @@ class S3AccessLogsParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unkno
     """Refuse a prefix holding more objects than this (a typo in the prefix should not import a whole bucket)."""
 
     def check(self) -> S3AccessLogsParams:
-        if self.prefix.startswith("/"):
-            raise ParamsError("params.prefix", "prefix is an S3 key prefix: no leading '/'")
+        try:
+            check_prefix(self.prefix)
+        except InvalidKey as exc:
+            raise ParamsError("params.prefix", f"prefix {exc.problem}") from None
         return self
 
 

@@ -28,7 +28,8 @@ from typing import Any, Protocol
 import msgspec
 import redis.asyncio as redis
 
-from sentinel_analytics import StoredBatch
+from sentinel_analytics import StoredBatch, create_client
+from sentinel_config import ClickHouseSettings
 from sentinel_queue import (
     ARCHIVED_FIELD,
     CONSUMER_GROUP,
@@ -100,22 +101,36 @@ class BatchIndex(Protocol):
 
 
 class ClickHouseBatchIndex:
-    """``BatchIndex`` over ClickHouse's ``batches`` table (an async clickhouse-connect client)."""
+    """``BatchIndex`` over ClickHouse's ``batches`` table. The client opens on first use (a process starts even
+    while ClickHouse is down) and closes with ``close``."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self, settings: ClickHouseSettings) -> None:
+        self._settings = settings
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _query(self, sql: str, parameters: dict[str, Any]) -> Any:
+        async with self._lock:
+            if self._client is None:
+                self._client = await create_client(self._settings)
+        return await self._client.query(sql, parameters=parameters)
 
     async def stored(self, project_id: str, batch_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         ids = list(batch_ids)
         for start in range(0, len(ids), _LOOKUP_CHUNK):
-            result = await self._client.query(
+            result = await self._query(
                 "SELECT DISTINCT toString(batch_id) FROM batches "
                 "WHERE project_id = {project:String} AND batch_id IN {ids:Array(UUID)}",
-                parameters={"project": project_id, "ids": ids[start : start + _LOOKUP_CHUNK]},
+                {"project": project_id, "ids": ids[start : start + _LOOKUP_CHUNK]},
             )
             found.update(str(row[0]) for row in result.result_rows)
         return found
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
 
 class RequeueTimeout(RuntimeError):

@@ -19,6 +19,8 @@ from sentinel_dashboard.control import (
     provide_hasher,
 )
 from sentinel_dashboard.jobs.routes import JobController
+from sentinel_dashboard.orchestration.sync import trigger_sync
+from sentinel_dashboard.orchestration.sync_runtime import sync_lifespan
 from sentinel_dashboard.projects.routes import ProjectController
 from sentinel_dashboard.settings import Settings, get_settings
 from sentinel_dashboard.stream.hub import Hub
@@ -44,11 +46,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TokenController,
             JobController,
             sandbox_callback,
+            trigger_sync,
             create_sse_token,
             events,
             *ui_handlers(),
         ],
-        lifespans=[redis_lifespan(settings.redis), control_lifespan(settings), _hub_lifespan(settings)],
+        lifespans=[
+            redis_lifespan(settings.redis),
+            control_lifespan(settings),
+            _hub_lifespan(settings),
+            sync_lifespan(settings),
+        ],
         readiness={"redis": redis_ready, "control": control_ready},
         dependencies={
             "control": Provide(provide_control, sync_to_thread=False),

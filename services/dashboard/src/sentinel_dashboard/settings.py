@@ -20,6 +20,7 @@ from sentinel_config import (
     TinybirdSettings,
     load_or_exit,
 )
+from sentinel_connectors import ConnectorSettings
 from sentinel_flows import FlowSettings
 from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
 
@@ -56,6 +57,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     archive: ArchiveSettings = msgspec.field(default_factory=ArchiveSettings)
     aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
     flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
+    connectors: ConnectorSettings = msgspec.field(default_factory=ConnectorSettings)
     e2b: E2BSettings = msgspec.field(default_factory=E2BSettings)
     modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
     sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)

@@ -1,0 +1,1 @@
+"""Orchestration: syncs and flows run for a project as jobs."""
