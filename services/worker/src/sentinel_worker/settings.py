@@ -13,11 +13,13 @@ from sentinel_config import (
     ArchiveSettings,
     AwsSettings,
     ClickHouseSettings,
+    ControlSettings,
     LogSettings,
     RedisSettings,
     TinybirdSettings,
     load_or_exit,
 )
+from sentinel_connectors import ConnectorSettings
 from sentinel_flows import FlowSettings
 
 
@@ -83,6 +85,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     archive: ArchiveSettings = msgspec.field(default_factory=ArchiveSettings)
     aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
     flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
+    control: ControlSettings = msgspec.field(default_factory=ControlSettings)
+    """Where sync jobs are reported (the aws flows backend runs connector syncs in the worker)."""
+    connectors: ConnectorSettings = msgspec.field(default_factory=ConnectorSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
