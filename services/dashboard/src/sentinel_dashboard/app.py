@@ -19,10 +19,12 @@ from sentinel_dashboard.control import (
     provide_hasher,
 )
 from sentinel_dashboard.jobs.routes import JobController
-from sentinel_dashboard.orchestration.sync import trigger_sync
-from sentinel_dashboard.orchestration.sync_runtime import sync_lifespan
+from sentinel_dashboard.layers.scripts import presign_script
 from sentinel_dashboard.projects.routes import ProjectController
+from sentinel_dashboard.scripts.routes import ScriptController
 from sentinel_dashboard.settings import Settings, get_settings
+from sentinel_dashboard.storage import objects_lifespan
+from sentinel_dashboard.storage.routes import read_signed_object
 from sentinel_dashboard.stream.hub import Hub
 from sentinel_dashboard.stream.routes import create_sse_token, events
 from sentinel_dashboard.stream.tokens import SseTokenSigner
@@ -46,16 +48,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TokenController,
             JobController,
             sandbox_callback,
-            trigger_sync,
             create_sse_token,
             events,
+            ScriptController,
+            presign_script,
+            read_signed_object,
             *ui_handlers(),
         ],
         lifespans=[
             redis_lifespan(settings.redis),
             control_lifespan(settings),
+            objects_lifespan(settings),
             _hub_lifespan(settings),
-            sync_lifespan(settings),
         ],
         readiness={"redis": redis_ready, "control": control_ready},
         dependencies={

@@ -1,0 +1,1 @@
+"""``/api/layers/...``: presigned script URLs and the health of every connector."""
