@@ -19,6 +19,7 @@ from sentinel_worker.consumer import Consumer
 from sentinel_worker.health import HealthServer
 from sentinel_worker.metrics import Metrics
 from sentinel_worker.settings import Settings, get_settings
+from sentinel_worker.syncs import run_syncs
 
 log = structlog.get_logger("sentinel.worker")
 
@@ -88,7 +89,15 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if isinstance(archive, S3Archive):
             await archive.ensure_bucket()
         consumer = Consumer(settings.worker, settings.redis.partitions, client, store, archive, metrics=metrics)
-        await consumer.run(stop)
+        if settings.flows.backend == "aws":  # connector syncs requested on EventBridge run here
+            outcomes = await asyncio.gather(
+                consumer.run(stop), run_syncs(settings, client, stop), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        else:
+            await consumer.run(stop)
     finally:
         if store is not None:
             await store.close()
