@@ -8,7 +8,7 @@ share: the ``SandboxRunner`` interface, the run and status types, and callback s
 
 from sentinel_sandbox.runner import SandboxRunner
 from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
-from sentinel_sandbox.signing import SIGNATURE_HEADER, SignatureCheck, SignatureFailure, sign, verify
+from sentinel_sandbox.signing import SIGNATURE_HEADER, SignatureCheck, SignatureFailure, job_secret, sign, verify
 from sentinel_sandbox.types import (
     CALLBACK_URL_VAR,
     DATA_URL_VAR,
@@ -51,6 +51,7 @@ __all__ = [
     "SandboxUsage",
     "SignatureCheck",
     "SignatureFailure",
+    "job_secret",
     "script_env",
     "sign",
     "verify",

@@ -10,6 +10,7 @@ the digest of the first accepted body per job and answers a repeat the same way)
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -17,9 +18,17 @@ from enum import StrEnum
 
 from sentinel_sandbox.callback import SIGNATURE_HEADER, sign
 
-__all__ = ["SIGNATURE_HEADER", "SignatureCheck", "SignatureFailure", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "SignatureCheck", "SignatureFailure", "job_secret", "sign", "verify"]
 
 MAX_HEADER_LENGTH = 1024
+
+
+def job_secret(server_secret: str, job_id: str) -> str:
+    """The secret a job's script signs its callback with: derived from the server secret and the job id, so it is
+    never stored; whichever process starts the script and the webhook that checks it derive the same one."""
+    return hmac.new(server_secret.encode(), f"sentinel job-callback v1:{job_id}".encode(), hashlib.sha256).hexdigest()
+
+
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 

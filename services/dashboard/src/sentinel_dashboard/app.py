@@ -20,6 +20,8 @@ from sentinel_dashboard.control import (
 )
 from sentinel_dashboard.jobs.routes import JobController
 from sentinel_dashboard.layers.scripts import presign_script
+from sentinel_dashboard.orchestration.flow_runtime import flows_lifespan
+from sentinel_dashboard.orchestration.flows import run_flow
 from sentinel_dashboard.projects.routes import ProjectController
 from sentinel_dashboard.scripts.routes import ScriptController
 from sentinel_dashboard.settings import Settings, get_settings
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TokenController,
             JobController,
             sandbox_callback,
+            run_flow,
             create_sse_token,
             events,
             ScriptController,
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             control_lifespan(settings),
             objects_lifespan(settings),
             _hub_lifespan(settings),
+            flows_lifespan(settings),
         ],
         readiness={"redis": redis_ready, "control": control_ready},
         dependencies={

@@ -22,6 +22,7 @@ from sentinel_config import (
 )
 from sentinel_connectors import ConnectorSettings
 from sentinel_flows import FlowSettings
+from sentinel_flowtasks import AnalysisSettings
 from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
 
 
@@ -58,6 +59,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     aws: AwsSettings = msgspec.field(default_factory=AwsSettings)
     flows: FlowSettings = msgspec.field(default_factory=FlowSettings)
     connectors: ConnectorSettings = msgspec.field(default_factory=ConnectorSettings)
+    analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
     e2b: E2BSettings = msgspec.field(default_factory=E2BSettings)
     modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
     sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)

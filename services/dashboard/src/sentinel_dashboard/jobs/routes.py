@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 
@@ -37,9 +37,13 @@ class JobController(Controller):
         return JobList(items=[JobOut.of(job) for job in jobs])
 
     @get("/api/jobs/{job_id:str}", summary="A job: status, progress, timings, cost and result")
-    async def get_job(self, principal: PrincipalDep, control: ControlDep, job_id: JobIdParam) -> JobOut:
+    async def get_job(
+        self, request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, job_id: JobIdParam
+    ) -> JobOut:
         principal.require("read")
         job = await control.get_job(principal.tenant_id, job_id)
         if job is None:
             raise ApiError(404, f"no job {job_id}", field="job_id")
+        if job.kind == "flow" and not job.finished:  # an execution may have ended without its notify step
+            job = await request.app.state.flows.refresh(job)
         return JobOut.of(job)

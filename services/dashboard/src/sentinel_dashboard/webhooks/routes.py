@@ -5,7 +5,8 @@ The body is ``{job_id, status, result, logs, usage}``; ``X-Sentinel-Signature: t
 when it starts). Checks, in order: the body is a callback (400), the signature and a timestamp at most five
 minutes old (401), the job exists (404). The first accepted callback updates the job, its node in the state
 tree and both SSE topics; a repeat of the same body gets the same answer and changes nothing; a different body
-for a job that already has its callback is a 409.
+for a job that already has its callback is a 409. When a flow waits for the script (the job holds a task
+token), the callback is recorded on the job and resumes the flow, whose last step finishes the job.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ async def sandbox_callback(request: Request[Any, Any, Any]) -> Response[Callback
     job = await store.find_job(callback.job_id)
     if job is None:
         raise ApiError(404, f"no job {callback.job_id}", field="job_id")
+    if job.task_token is not None:  # a flow waits for this script: the flow finishes the job
+        job, duplicate = await request.app.state.flows.resume(job, callback, hashlib.sha256(raw).hexdigest())
+        return Response(CallbackAnswer(job_id=job.id, status=job.status, duplicate=duplicate), status_code=200)
     job, duplicate = await _apply(store, job, callback, hashlib.sha256(raw).hexdigest())
     if not duplicate:
         await announce(request.app.state.redis, job)
