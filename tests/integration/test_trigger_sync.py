@@ -4,6 +4,7 @@ AWS mode (EventBridge rule → SQS → the worker's sync consumer)."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import random
@@ -37,7 +38,7 @@ from sentinel_control import ControlStore, open_control_store
 from sentinel_dashboard.app import create_app
 from sentinel_dashboard.settings import Settings as DashboardSettings
 from sentinel_dashboard.tokens.service import create_tenant
-from sentinel_local import RedisEngine
+from sentinel_local import RedisEngine, SeaweedS3Engine
 from sentinel_queue import updates_stream
 from sentinel_worker.testing import PARTITIONS, Queue, running_consumer, wait_for, worker_settings
 
@@ -300,3 +301,208 @@ class TestArchiveReplay:
         job = await embedded.sync(project, "archive-replay", {"from": iso(first), "to": iso(first + HOUR_MS)})
         assert job["result"]["batches_stored"] == 1
         assert await embedded.figures(project) == (7, 1, 7)
+
+
+class TestRequests:
+    @pytest.mark.parametrize(
+        ("connector", "params", "field"),
+        [
+            ("ftp", {}, "connector"),
+            ("archive-replay", {"from": "2026-01-01T00:00:00Z"}, "params.to"),
+            ("archive-replay", {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "params.to"),
+            ("archive-replay", {"from": "yesterday", "to": "2026-01-01T00:00:00Z"}, "params.from"),
+            ("archive-replay", {"from": "2026-01-01T00:00:00", "to": "2026-01-02T00:00:00Z"}, "params.from"),
+            ("archive-replay", {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, "params.to"),
+            ("archive-replay", {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "x": 1}, "params.x"),
+            ("s3-access-logs", {"bucket": "logs", "prefix": "alb/", "format": "csv"}, "params.format"),
+            ("s3-access-logs", {"prefix": "alb/", "format": "alb"}, "params.bucket"),
+            ("s3-access-logs", {"bucket": "Not A Bucket", "format": "alb"}, "params.bucket"),
+            ("s3-access-logs", {"bucket": "logs", "prefix": "../alb", "format": "alb"}, "params.prefix"),
+        ],
+    )
+    async def test_bad_params_are_a_400_naming_the_field_and_create_no_job(
+        self, embedded: Stack, connector: str, params: dict[str, Any], field: str
+    ) -> None:
+        project = await embedded.project()
+        answer = await embedded.trigger(project, connector, params)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == field
+        assert answer.json()["message"]
+        jobs = await embedded.client.get(f"/api/projects/{project}/jobs", headers=embedded.headers)
+        assert jobs.json()["items"] == []
+
+    async def test_another_tenants_project_is_a_404(self, embedded: Stack) -> None:
+        theirs = await embedded.project(embedded.other_headers)
+        answer = await embedded.trigger(
+            theirs, "archive-replay", {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+        )
+        assert answer.status_code == 404
+        assert answer.json()["field"] == "project_id"
+        jobs = await embedded.client.get(f"/api/projects/{theirs}/jobs", headers=embedded.other_headers)
+        assert jobs.json()["items"] == []
+
+    async def test_a_job_is_answered_at_once_and_only_its_tenant_sees_it(self, embedded: Stack) -> None:
+        project = await embedded.project()
+        answer = await embedded.trigger(
+            project, "archive-replay", {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"}
+        )
+        assert answer.status_code == 202
+        job = answer.json()
+        assert (job["project_id"], job["kind"], job["name"]) == (project, "sync", "archive-replay")
+        assert job["params"] == {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"}
+        done = await embedded.finished_job(job["id"])
+        assert done["status"] == "succeeded"
+        assert done["result"]["objects"] == 0
+        hidden = await embedded.client.get(f"/api/jobs/{job['id']}", headers=embedded.other_headers)
+        assert hidden.status_code == 404
+
+    async def test_no_token_is_a_401(self, embedded: Stack) -> None:
+        project = await embedded.project()
+        answer = await embedded.client.post(
+            "/api/orchestration/trigger-sync",
+            json={"project_id": project, "connector": "archive-replay", "params": {}},
+        )
+        assert answer.status_code == 401
+
+
+SAMPLE_DAY = "2026-01-02"
+SAMPLE_MS = 1767348000000  # 2026-01-02T10:00:00Z
+DAY = datetime.fromtimestamp(time.time() - 86_400, UTC).strftime("%Y-%m-%d")
+
+
+def ms_of(moment: str) -> int:
+    return int(datetime.fromisoformat(moment).timestamp() * 1000)
+
+
+ALB_LINES = [
+    # the documented example line, then variations
+    "http 2026-01-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 "
+    '0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - '
+    "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
+    '"Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2026-01-02T22:22:48.364000Z "forward" "-" "-" '
+    '"10.0.0.1:80" "200" "-" "-" TID_1234abcd5678ef90',
+    "https 2026-01-02T22:24:00.1Z app/my-loadbalancer/50dc6c495c0c9188 10.1.2.3:4000 10.0.0.2:80 "
+    '0.002 0.150 0.001 404 404 120 50 "POST https://api.example.com:443/orders?id=7 HTTP/2.0" '
+    '"Mozilla/5.0 (X11; Linux)" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 - "Root=1-2" "api.example.com" "-" 1 '
+    '2026-01-02T22:23:59.900000Z "forward" "-" "-" "10.0.0.2:80" "404" "-" "-"',
+    "h2 2026-01-02T22:25:00.000000Z app/lb/1 10.1.2.4:5000 - -1 -1 -1 502 - 10 0 "
+    '"GET https://api.example.com:443/health HTTP/2.0" "-" - - - "-" "-" "-" - 2026-01-02T22:25:00.000000Z '
+    '"-" "-" "Target.ConnectionRefused" "-" "-" "-" "-"',
+    "this is not an access log line",
+    'http 2026-01-02T22:26:00.000000Z app/lb/1 10.1.2.5:5000 - 0.1 0.1 0.1 - - 0 0 "- - - " "-" - -',
+]
+NDJSON_LINES = [
+    '{"timestamp": "2026-01-02T10:00:00Z", "method": "get", "path": "/users/1", "status": 200, "duration_ms": 12.5,'
+    ' "route": "/users/{id}", "consumer_id": "acme"}',
+    '{"timestamp": 1767348000000, "method": "POST", "url": "https://x.example/orders?q=1", "status": 201,'
+    ' "duration_ms": 40}',
+    '{"timestamp": "2026-01-02T10:00:02+01:00", "method": "DELETE", "path": "/users/2", "status": 204,'
+    ' "duration_ms": 3, "extra": "ignored"}',
+    '{"timestamp": "2026-01-02T10:00:03Z", "method": "GET", "path": "/x", "status": 999, "duration_ms": 1}',
+    "{not json",
+    '{"method": "GET", "path": "/x", "status": 200, "duration_ms": 1}',
+]
+
+
+@pytest.fixture
+async def with_s3(
+    tmp_path: Path, queue: Queue, ch_settings: ClickHouseSettings, ch_client: Any, s3_server: SeaweedS3Engine
+) -> AsyncIterator[tuple[Stack, str]]:
+    """The embedded stack reading buckets on SeaweedFS, and a bucket holding ALB and NDJSON logs."""
+    bucket = f"logs-{uuid.uuid4().hex[:12]}"
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket=bucket)
+    # events older than the project's retention would expire on insert: the samples are dated yesterday
+    alb = "\n".join(ALB_LINES).replace(SAMPLE_DAY, DAY)
+    s3.put_object(Bucket=bucket, Key="alb/2026/01/02/part-1.log.gz", Body=gzip.compress(alb.encode()))
+    s3.put_object(Bucket=bucket, Key="alb/2026/01/02/broken.log.gz", Body=b"not gzip at all")
+    ndjson = "\n".join(NDJSON_LINES).replace(SAMPLE_DAY, DAY).replace(str(SAMPLE_MS), str(ms_of(f"{DAY}T10:00:00Z")))
+    s3.put_object(Bucket=bucket, Key="ndjson/requests.ndjson", Body=ndjson.encode() + b"\n")
+    archive_dir = tmp_path / "archive"
+    archive = ArchiveSettings(local_dir=str(archive_dir), endpoint_url=s3_server.url)
+    aws = AwsSettings(
+        region=s3_server.region, access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key
+    )
+    settings = dashboard_settings(tmp_path, queue.url, ch_settings, archive, aws)
+    async with (
+        running_consumer(worker_settings(queue, ch_settings, archive_dir)),
+        open_stack(settings, queue, ch_client, archive_dir) as stack,
+    ):
+        yield stack, bucket
+
+
+class TestS3AccessLogs:
+    async def test_alb_logs_are_imported_once_with_rejections_counted(self, with_s3: tuple[Stack, str]) -> None:
+        stack, bucket = with_s3
+        project = await stack.project()
+        params = {"bucket": bucket, "prefix": "alb/", "format": "alb", "service": "edge"}
+
+        job = await stack.sync(project, "s3-access-logs", params)
+        result = job["result"]
+        assert (result["objects"], result["unreadable_objects"]) == (2, 1)
+        assert (result["lines"], result["events"], result["rejected_lines"]) == (5, 3, 2)
+        assert result["rejections"] == {
+            "an ALB line has at least 14 fields": 1,
+            "no status code (elb_status_code is '-')": 1,
+            "not a readable gzip object": 1,
+        }
+        assert {
+            "key": "alb/2026/01/02/part-1.log.gz",
+            "line": 4,
+            "reason": "an ALB line has at least 14 fields",
+        } in result["rejected_samples"]
+        assert (result["batches_enqueued"], result["events_enqueued"], result["batches_stored"]) == (1, 3, 1)
+
+        rows = await stack.ch.query(
+            "SELECT method, path, status, duration_ms, request_size, response_size, client_ip, user_agent, "
+            "trace_id, service, toUnixTimestamp64Milli(timestamp) FROM events WHERE project_id = {p:String} "
+            "ORDER BY timestamp",
+            parameters={"p": project},
+        )
+        assert [row[:10] for row in rows.result_rows] == [
+            (
+                "GET",
+                "/",
+                200,
+                1.0,
+                34,
+                366,
+                "192.168.131.39",
+                "curl/7.46.0",
+                "Root=1-58337262-36d228ad5d99923122bbe354",
+                "edge",
+            ),
+            ("POST", "/orders", 404, 153.0, 120, 50, "10.1.2.3", "Mozilla/5.0 (X11; Linux)", "Root=1-2", "edge"),
+            ("GET", "/health", 502, 0.0, 10, 0, "10.1.2.4", None, None, "edge"),
+        ]
+        assert rows.result_rows[0][10] == ms_of(f"{DAY}T22:22:48.364Z")  # request_creation_time, not `time`
+
+        again = await stack.sync(project, "s3-access-logs", params)
+        assert (again["result"]["already_stored"], again["result"]["batches_enqueued"]) == (1, 0)
+        assert (await stack.figures(project))[:2] == (3, 1)
+
+    async def test_ndjson_logs_are_imported_with_bad_lines_counted(self, with_s3: tuple[Stack, str]) -> None:
+        stack, bucket = with_s3
+        project = await stack.project()
+        job = await stack.sync(project, "s3-access-logs", {"bucket": bucket, "prefix": "ndjson/", "format": "ndjson"})
+        result = job["result"]
+        assert (result["objects"], result["lines"], result["events"], result["rejected_lines"]) == (1, 6, 3, 3)
+        assert sorted(sample["line"] for sample in result["rejected_samples"]) == [4, 5, 6]
+        rows = await stack.ch.query(
+            "SELECT method, path, status, route, consumer_id, toUnixTimestamp64Milli(timestamp) FROM events "
+            "WHERE project_id = {p:String} ORDER BY timestamp, method",
+            parameters={"p": project},
+        )
+        assert rows.result_rows == [
+            ("DELETE", "/users/2", 204, None, None, ms_of(f"{DAY}T09:00:02Z")),
+            ("GET", "/users/1", 200, "/users/{id}", "acme", ms_of(f"{DAY}T10:00:00Z")),
+            ("POST", "/orders", 201, None, None, ms_of(f"{DAY}T10:00:00Z")),
+        ]
+
+    async def test_a_missing_bucket_fails_the_job_with_the_reason(self, with_s3: tuple[Stack, str]) -> None:
+        stack, _ = with_s3
+        project = await stack.project()
+        answer = await stack.trigger(project, "s3-access-logs", {"bucket": "no-such-bucket-here", "format": "alb"})
+        job = await stack.finished_job(answer.json()["id"])
+        assert job["status"] == "failed"
+        assert "no-such-bucket-here" in job["error"] or "NoSuchBucket" in job["error"]
