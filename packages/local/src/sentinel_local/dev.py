@@ -190,7 +190,7 @@ def run_dev(
             say("dev", f"dashboard token: {credentials['dashboard_token']}")
             say("dev", f"ingest key:      {credentials['ingest_key']}")
         say("dev", f"ingest    http://127.0.0.1:{service_ports['ingest']}")
-        say("dev", f"dashboard {dashboard_url}")
+        say("dev", f"dashboard {dashboard_url}/ (sign in with the dashboard token; `make demo` sends it traffic)")
         say("dev", f"wrote {dev_json}; press Ctrl-C to stop everything")
         _supervise(running, stop, lambda: write_dev_json(root, engines, running, service_ports))
         return 0

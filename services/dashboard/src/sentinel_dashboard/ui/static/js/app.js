@@ -25,7 +25,7 @@ const state = {
   api: null,
   projects: [],
   projectId: null,
-  range: Number(sessionStorage.getItem(RANGE_KEY)) || 86400000,
+  range: Number(sessionStorage.getItem(RANGE_KEY)) || 3600000,
   view: "overview",
   endpoints: [],
   sort: { key: "requests", desc: true },

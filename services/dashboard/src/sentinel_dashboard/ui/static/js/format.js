@@ -55,6 +55,7 @@ export function compact(value) {
 
 export function ms(value) {
   if (value === null || value === undefined) return "–";
+  if (value === 0) return "0";
   if (value >= 10000) return `${(value / 1000).toFixed(1)} s`;
   if (value >= 1000) return `${(value / 1000).toFixed(2)} s`;
   if (value >= 100) return `${Math.round(value)} ms`;

@@ -1,0 +1,226 @@
+"""The dashboard page in a real browser (Debian chromium driven by Playwright) against a running dev stack.
+
+A session fixture runs ``sentinel-local dev`` (what ``make dev`` runs) on free ports, sends a known set of
+requests through the real ingest API, and waits until the worker has stored them. The tests then sign in like a
+user and read the figures off the page. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = {"width": 1440, "height": 900}
+
+T = TypeVar("T")
+
+# The known traffic: (method, path, route, status, duration ms, consumer id or None), sent as one batch.
+SEEDED: list[tuple[str, str, str, int, float, str | None]] = [
+    *[("GET", "/widgets", "/widgets", 200, 10.0 + 10 * i, "acme") for i in range(6)],
+    *[("GET", f"/widgets/{i}", "/widgets/{widget_id}", 200, 5.0 + i, "globex") for i in range(3)],
+    ("GET", "/widgets/999", "/widgets/{widget_id}", 404, 3.0, "globex"),
+    ("POST", "/orders", "/orders", 201, 80.0, "acme"),
+    ("POST", "/orders", "/orders", 201, 90.0, None),
+    ("POST", "/orders", "/orders", 500, 250.0, "acme"),
+]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail(
+            "chromium is not installed: run `apt-get install -y chromium` (.ci/run installs it); "
+            "the dashboard's browser tests never download a browser",
+            pytrace=False,
+        )
+    return path
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (OSError, ValueError, KeyError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _json(url: str, token: str | None = None, body: Any = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+@dataclass
+class Stack:
+    info: dict[str, Any]
+
+    @property
+    def dashboard(self) -> str:
+        return str(self.info["dashboard_url"])
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        batch = {
+            "batch_id": str(uuid.uuid4()),
+            "sent_at": int(time.time() * 1000),
+            "sdk": {"name": "browser-test", "version": "1"},
+            "service": "shop",
+            "environment": "test",
+            "events": events,
+        }
+        _json(f"{self.info['ingest_url']}/v1/events/batch", self.info["ingest_key"], batch)
+
+    def api(self, path: str) -> Any:
+        return _json(f"{self.dashboard}{path}", self.info["dashboard_token"])
+
+
+def event(method: str, path: str, route: str, status: int, duration_ms: float, consumer: str | None) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    body: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "timestamp": now - 5_000,
+        "method": method,
+        "path": path,
+        "route": route,
+        "status": status,
+        "duration_ms": duration_ms,
+        "response_size": 512,
+    }
+    if consumer:
+        body["consumer"] = {"id": consumer, "name": consumer.title()}
+    return body
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("dev-stack")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sentinel-local"), "--dir", str(root), "dev", "--any-free-port"],
+        stdout=(root / "dev.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SENTINEL_LOG_FORMAT": "json"},
+    )
+    try:
+        dev_json = root / "dev.json"
+
+        def ready() -> dict[str, Any] | None:
+            if process.poll() is not None:
+                raise AssertionError(f"the dev stack exited: {(root / 'dev.log').read_text()[-2000:]}")
+            info: dict[str, Any] = json.loads(dev_json.read_text())
+            return info if info.get("dashboard_token") and info.get("ingest_key") else None
+
+        stack = Stack(wait_for(ready, 120, "the dev stack to write its credentials"))
+        for key in ("ingest_url", "dashboard_url"):
+            wait_for(lambda key=key: _json(stack.info[key] + "/healthz") is not None, 30, f"{key} to be healthy")
+        stack.send([event(*row) for row in SEEDED])
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def seeded(stack: Stack) -> Stack:
+    """The stack once the worker has stored the seeded requests (as the metrics API counts them)."""
+    project = stack.info["project_id"]
+    wait_for(
+        lambda: stack.api(f"/api/projects/{project}/metrics/overview")["requests"] == len(SEEDED),
+        60,
+        "the worker to store the seeded requests",
+    )
+    return stack
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: run `uv sync --all-packages`", pytrace=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    try:
+        yield page
+        assert errors == [], f"the page reported script or CSP errors: {errors}"
+    finally:
+        context.close()
+
+
+def sign_in(page: Any, stack: Stack) -> None:
+    page.goto(stack.dashboard + "/")
+    page.fill("#token-input", stack.info["dashboard_token"])
+    page.click("#signin-button")
+    page.wait_for_selector("#app:not([hidden])")
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_wrong_token_is_refused_with_a_clear_message(page: Any, stack: Stack) -> None:
+    page.goto(stack.dashboard + "/")
+    page.fill("#token-input", "sdt_" + uuid.uuid4().hex)
+    page.click("#signin-button")
+    error = page.wait_for_selector("#signin-error:not([hidden])")
+    shot(page, "signin-refused")
+    assert "refused" in error.inner_text()
+    assert page.is_hidden("#app")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None:
+    sign_in(page, stack)
+    page.click('.nav a[data-view="live"]')
+    page.wait_for_selector("#live-status.on")
+    marker = f"/live-check/{uuid.uuid4().hex[:12]}"
+    stack.send([event("GET", marker, "/live-check/{id}", 200, 12.5, "acme")])
+    row = page.wait_for_selector(f'#live-table tbody tr:has(td.path:text-is("{marker}"))', timeout=30_000)
+    shot(page, "live-tail")
+    assert "200" in row.inner_text()
+    assert "Acme" in row.inner_text()
