@@ -4,6 +4,7 @@ AWS mode (EventBridge rule → SQS → the worker's sync consumer)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 import json
@@ -38,8 +39,10 @@ from sentinel_control import ControlStore, open_control_store
 from sentinel_dashboard.app import create_app
 from sentinel_dashboard.settings import Settings as DashboardSettings
 from sentinel_dashboard.tokens.service import create_tenant
-from sentinel_local import RedisEngine, SeaweedS3Engine
+from sentinel_flows import AwsClients, FlowSettings, ensure_sync_route
+from sentinel_local import MotoEngine, RedisEngine, SeaweedS3Engine
 from sentinel_queue import updates_stream
+from sentinel_worker.syncs import run_syncs
 from sentinel_worker.testing import PARTITIONS, Queue, running_consumer, wait_for, worker_settings
 
 __all__ = ["ch_client", "ch_settings"]
@@ -506,3 +509,95 @@ class TestS3AccessLogs:
         job = await stack.finished_job(answer.json()["id"])
         assert job["status"] == "failed"
         assert "no-such-bucket-here" in job["error"] or "NoSuchBucket" in job["error"]
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/sentinel-flows"
+
+
+class TestAwsMode:
+    async def test_the_event_reaches_the_queue_and_the_workers_consumer_runs_the_sync(
+        self,
+        tmp_path: Path,
+        queue: Queue,
+        ch_settings: ClickHouseSettings,
+        ch_client: Any,
+        moto_server: MotoEngine,
+    ) -> None:
+        aws = AwsSettings(endpoint_url=moto_server.url, access_key_id="test", secret_access_key="test")
+        clients = AwsClients(aws)
+        try:
+            suffix = uuid.uuid4().hex[:10]
+            sqs = await clients.sqs()
+            urls = {
+                name: (await sqs.create_queue(QueueName=f"{name}-{suffix}"))["QueueUrl"]
+                for name in ("tasks", "syncs", "observer")
+            }
+            flows = FlowSettings(
+                backend="aws",
+                state_machine_prefix=f"t{suffix}-",
+                state_machine_role_arn=ROLE_ARN,
+                task_queue_url=urls["tasks"],
+                sync_queue_url=urls["syncs"],
+                event_bus_name=f"bus-{suffix}",
+                queue_wait_s=1,
+                visibility_timeout_s=30,
+            )
+            await ensure_sync_route(clients, flows)
+            # a second rule with the same pattern lets the test read the event without taking it from the worker
+            observer = msgspec.structs.replace(flows, sync_queue_url=urls["observer"])
+            await ensure_sync_route(clients, observer, rule_name=f"observer-{suffix}")
+
+            archive_dir = tmp_path / "archive"
+            archive = ArchiveSettings(local_dir=str(archive_dir))
+            settings = dashboard_settings(tmp_path, queue.url, ch_settings, archive, aws, flows=flows)
+            worker = msgspec.structs.replace(
+                worker_settings(queue, ch_settings, archive_dir),
+                flows=flows,
+                aws=aws,
+                control=settings.control,
+                connectors=FAST_CONNECTORS,
+            )
+            stop = asyncio.Event()
+            worker_redis = redis.Redis.from_url(queue.url)
+            async with running_consumer(worker), open_stack(settings, queue, ch_client, archive_dir) as stack:
+                syncs = asyncio.create_task(run_syncs(worker, worker_redis, stop))
+                try:
+                    project = await stack.project()
+                    first = int(time.time() * 1000) - 2 * HOUR_MS
+                    await ingest(stack, project, count=3, events=11, first_ms=first, seed=6)
+                    await stack.lose(project)
+                    params = {"from": iso(first), "to": iso(first + HOUR_MS)}
+
+                    answer = await stack.trigger(project, "archive-replay", params)
+                    assert answer.status_code == 202, answer.text
+                    job_id = answer.json()["id"]
+
+                    async def observed() -> list[Any]:
+                        got = await sqs.receive_message(QueueUrl=urls["observer"], WaitTimeSeconds=1)
+                        return list(got.get("Messages", []))
+
+                    [message] = await wait_for(observed, what="the SyncRequested event on the observer queue")
+                    event = json.loads(message["Body"])
+                    assert (event["source"], event["detail-type"]) == ("sentinel.orchestration", "SyncRequested")
+                    detail = event["detail"]
+                    assert (detail["job_id"], detail["project_id"], detail["connector"]) == (
+                        job_id,
+                        project,
+                        "archive-replay",
+                    )
+                    assert detail["params"] == params
+                    stored = await stack.store.get_job(stack.tenant_id, job_id)
+                    assert stored is not None
+                    assert stored.external_ref == event["id"]
+
+                    job = await stack.finished_job(job_id)
+                    assert job["status"] == "succeeded", job
+                    assert (job["result"]["batches_enqueued"], job["result"]["batches_stored"]) == (3, 3)
+                    assert await stack.figures(project) == (33, 3, 33)
+                    assert await job_statuses(stack, project, job_id) == ["queued", "running", "succeeded"]
+                finally:
+                    stop.set()
+                    await asyncio.wait_for(syncs, timeout=60)
+                    await worker_redis.aclose()
+        finally:
+            await clients.aclose()
