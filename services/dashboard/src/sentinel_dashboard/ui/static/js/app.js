@@ -582,8 +582,20 @@ function metaText(meta) {
   return Object.entries(meta)
     .filter(([, value]) => value !== null && value !== undefined && typeof value !== "object")
     .slice(0, 3)
-    .map(([key, value]) => `${key.replace(/_/g, " ")}: ${typeof value === "number" && key.endsWith("_at") ? ago(value) : value}`)
+    .map(([key, value]) => metaItem(key, value))
     .join(" · ");
+}
+
+function metaItem(key, value) {
+  const words = (suffix) => key.slice(0, -suffix.length).replace(/_/g, " ");
+  if (typeof value === "number") {
+    if (key.endsWith("_at")) return `${words("_at")} ${ago(value)}`;
+    if (key.endsWith("_ms")) return `${words("_ms")} ${ms(value)}`;
+    if (key.endsWith("_s")) return `${words("_s")} ${value}s`;
+    if (key.endsWith("_bytes")) return `${words("_bytes")} ${bytes(value)}`;
+    return `${key.replace(/_/g, " ")} ${compact(value)}`;
+  }
+  return `${key.replace(/_/g, " ")} ${value}`;
 }
 
 function treeNode(node, depth) {
