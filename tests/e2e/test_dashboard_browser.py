@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,12 +80,13 @@ def _json(url: str, token: str | None = None, body: Any = None) -> Any:
 @dataclass
 class Stack:
     info: dict[str, Any]
+    root: Path
 
     @property
     def dashboard(self) -> str:
         return str(self.info["dashboard_url"])
 
-    def send(self, events: list[dict[str, Any]]) -> None:
+    def send(self, events: list[dict[str, Any]], ingest_key: str | None = None) -> None:
         batch = {
             "batch_id": str(uuid.uuid4()),
             "sent_at": int(time.time() * 1000),
@@ -93,10 +95,16 @@ class Stack:
             "environment": "test",
             "events": events,
         }
-        _json(f"{self.info['ingest_url']}/v1/events/batch", self.info["ingest_key"], batch)
+        _json(f"{self.info['ingest_url']}/v1/events/batch", ingest_key or self.info["ingest_key"], batch)
 
-    def api(self, path: str) -> Any:
-        return _json(f"{self.dashboard}{path}", self.info["dashboard_token"])
+    def api(self, path: str, body: Any = None) -> Any:
+        return _json(f"{self.dashboard}{path}", self.info["dashboard_token"], body)
+
+    def new_project(self, name: str) -> tuple[str, str]:
+        """(project id, ingest key) of a new project of the demo tenant, so that other tests' figures stay exact."""
+        project = self.api("/api/projects", {"name": name})
+        key = self.api(f"/api/projects/{project['id']}/keys", {"name": "test"})
+        return project["id"], key["key"]
 
 
 def event(method: str, path: str, route: str, status: int, duration_ms: float, consumer: str | None) -> dict[str, Any]:
@@ -134,7 +142,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             info: dict[str, Any] = json.loads(dev_json.read_text())
             return info if info.get("dashboard_token") and info.get("ingest_key") else None
 
-        stack = Stack(wait_for(ready, 120, "the dev stack to write its credentials"))
+        stack = Stack(wait_for(ready, 120, "the dev stack to write its credentials"), root)
         for key in ("ingest_url", "dashboard_url"):
             wait_for(lambda key=key: _json(stack.info[key] + "/healthz") is not None, 30, f"{key} to be healthy")
         stack.send([event(*row) for row in SEEDED])
@@ -214,13 +222,72 @@ def test_wrong_token_is_refused_with_a_clear_message(page: Any, stack: Stack) ->
     assert page.evaluate("sessionStorage.length") == 0
 
 
+
+
 def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None:
+    project_id, ingest_key = stack.new_project("live")
     sign_in(page, stack)
+    page.select_option("#project-select", project_id)  # the picker switches the stream to that project
     page.click('.nav a[data-view="live"]')
     page.wait_for_selector("#live-status.on")
     marker = f"/live-check/{uuid.uuid4().hex[:12]}"
-    stack.send([event("GET", marker, "/live-check/{id}", 200, 12.5, "acme")])
+    stack.send([event("GET", marker, "/live-check/{id}", 200, 12.5, "acme")], ingest_key)
     row = page.wait_for_selector(f'#live-table tbody tr:has(td.path:text-is("{marker}"))', timeout=30_000)
     shot(page, "live-tail")
     assert "200" in row.inner_text()
     assert "Acme" in row.inner_text()
+
+
+
+def test_make_demo_fills_a_project_with_varied_traffic_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:
+    project_id, ingest_key = stack.new_project("demo-traffic")
+    root = stack.root / "demo"
+    root.mkdir()
+    (root / "dev.json").write_text(json.dumps({**stack.info, "project_id": project_id, "ingest_key": ingest_key}))
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sentinel-local"), "--dir", str(root), "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "requests (" in line and int(line.split("| ")[1].split()[0]) >= 150:
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = "".join(lines) + rest
+    assert process.returncode == 0, output
+    assert "done:" in output
+    assert "every event sent" in output, output
+    assert "Traceback" not in output
+
+    # What reached the analytics store through the real ingest API and worker.
+    import clickhouse_connect
+
+    url = urllib.parse.urlsplit(stack.info["engines"]["clickhouse"])
+    client = clickhouse_connect.get_client(host=url.hostname, port=url.port, database="sentinel")
+
+    def stored() -> dict[str, Any] | None:
+        row = client.query(
+            "SELECT count() AS n, uniqExact(route) AS routes, countIf(status >= 400 AND status < 500) AS e4,"
+            " countIf(status >= 500) AS e5, uniqExact(consumer_id) AS consumers, max(duration_ms) AS slowest"
+            " FROM events WHERE project_id = {p:String}",
+            parameters={"p": project_id},
+        ).named_results()
+        figures: dict[str, Any] = next(iter(row))
+        return figures if figures["n"] >= 150 else None
+
+    figures = wait_for(stored, 30, "the demo's requests to be stored")
+    assert figures["routes"] >= 5
+    assert figures["e4"] > 0
+    assert figures["e5"] > 0
+    assert figures["consumers"] >= 4
+    assert figures["slowest"] >= 250  # the slow calls are there

@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop the engines `up` started")
     commands.add_parser("status", help="show which engines run")
     demo = commands.add_parser("demo", help="a demo app instrumented with the SDK, and traffic, against `dev`")
-    demo.add_argument("--port", type=int, default=None, help="port of the demo app (default 8310, else any free)")
+    demo.add_argument(
+        "--port", type=int, default=None, help="port of the demo app (default 8310 when free; 0 for any free port)"
+    )
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args(argv)
 

@@ -209,7 +209,10 @@ def run_demo(root: Path | None = None, *, port: int | None = None, duration: flo
     import uvicorn
 
     info = load_dev_json(root)
-    port = port if port is not None else (DEMO_PORT if _free(DEMO_PORT) else free_port())
+    if port is None:
+        port = DEMO_PORT if _free(DEMO_PORT) else free_port()
+    elif port == 0:
+        port = free_port()
     app = create_demo_app(info["ingest_url"], info["ingest_key"])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off"))
     # In a thread, uvicorn leaves the signals alone: Ctrl-C reaches the traffic loop below.
