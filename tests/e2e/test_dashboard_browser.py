@@ -222,8 +222,6 @@ def test_wrong_token_is_refused_with_a_clear_message(page: Any, stack: Stack) ->
     assert page.evaluate("sessionStorage.length") == 0
 
 
-
-
 def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None:
     project_id, ingest_key = stack.new_project("live")
     sign_in(page, stack)
@@ -236,7 +234,6 @@ def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None
     shot(page, "live-tail")
     assert "200" in row.inner_text()
     assert "Acme" in row.inner_text()
-
 
 
 def test_make_demo_fills_a_project_with_varied_traffic_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:
