@@ -97,7 +97,7 @@ def parse_alb_line(line: str, event_id: uuid.UUID) -> Event:
     method, url, _ = parts
     path = urlsplit(url).path or "/"
     duration = sum(_seconds(fields[i], "a processing time") for i in (5, 6, 7))
-    client = fields[3].rsplit(":", 1)[0] if fields[3] != "-" else None
+    client = fields[3].rsplit(":", 1)[0].strip("[]") if fields[3] != "-" else None
     attributes = {"source": "alb"}
     if len(fields) > 18 and _optional(fields[18]):
         attributes["domain"] = fields[18][: limits.MAX_ATTRIBUTE_VALUE_LENGTH]
