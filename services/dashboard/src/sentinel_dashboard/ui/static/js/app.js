@@ -222,7 +222,7 @@ function renderStatusCodes(page) {
   for (const item of page.items) {
     const fill = h("div", { class: `bar-fill s${Math.floor(item.status / 100)}` });
     fill.style.width = `${((item.requests / max) * 100).toFixed(1)}%`;
-    bars.append(h("div", { class: "bar-row", dataset: { status: item.status } }, statusBadge(item.status), h("div", { class: "bar-track" }, fill), h("div", { class: "bar-value" }, `${compact(item.requests)} · ${percent(item.share, 0)}`)));
+    bars.append(h("div", { class: "bar-row", dataset: { status: item.status } }, statusBadge(item.status), h("div", { class: "bar-track" }, fill), h("div", { class: "bar-value" }, `${compact(item.requests)} · ${percent(item.share, item.share < 0.1 ? 1 : 0)}`)));
   }
   el.append(bars);
 }

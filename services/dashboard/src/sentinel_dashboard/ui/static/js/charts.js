@@ -1,7 +1,8 @@
 // Hand-written SVG charts: stacked bars for volume, lines for latency percentiles, both with a hover read-out.
 import { clear, h, s, time } from "./format.js";
 
-const PAD = { top: 10, right: 12, bottom: 24, left: 48 };
+const PAD = { top: 10, right: 12, bottom: 24, left: 52 };
+const TICKS = 5; // with maxima of 1, 2, 2.5 or 5 × 10^n, five steps give round labels
 
 function niceMax(value) {
   if (!value || value <= 0) return 1;
@@ -23,9 +24,9 @@ function frame(container) {
 
 function yAxis(svg, f, max, formatValue) {
   const axis = s("g", { class: "axis" });
-  for (let i = 0; i <= 4; i++) {
-    const value = (max / 4) * i;
-    const y = PAD.top + f.innerH - (f.innerH * i) / 4;
+  for (let i = 0; i <= TICKS; i++) {
+    const value = (max / TICKS) * i;
+    const y = PAD.top + f.innerH - (f.innerH * i) / TICKS;
     axis.append(s("line", { class: i === 0 ? "baseline" : "grid-line", x1: PAD.left, x2: f.width - PAD.right, y1: y, y2: y }));
     axis.append(s("text", { x: PAD.left - 8, y: y + 4, "text-anchor": "end" }, formatValue(value)));
   }
