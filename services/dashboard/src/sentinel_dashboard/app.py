@@ -19,6 +19,8 @@ from sentinel_dashboard.control import (
     provide_hasher,
 )
 from sentinel_dashboard.jobs.routes import JobController
+from sentinel_dashboard.layers.lifespan import layers_lifespan
+from sentinel_dashboard.layers.routes import connectors_health
 from sentinel_dashboard.layers.scripts import presign_script
 from sentinel_dashboard.orchestration.flow_runtime import flows_lifespan
 from sentinel_dashboard.orchestration.flows import run_flow
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             events,
             ScriptController,
             presign_script,
+            connectors_health,
             read_signed_object,
             *ui_handlers(),
         ],
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             redis_lifespan(settings.redis),
             control_lifespan(settings),
             objects_lifespan(settings),
+            layers_lifespan(settings),
             _hub_lifespan(settings),
             flows_lifespan(settings),
         ],
