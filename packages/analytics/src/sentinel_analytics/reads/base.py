@@ -1,0 +1,126 @@
+"""The reader's logic, shared by both backends: windows split into rollup ranges, parameters, row parsing.
+
+A backend only runs a named query (``sql.QUERIES``) with bound parameters and returns named rows.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from sentinel_analytics.reads import rows as parse
+from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, split
+from sentinel_analytics.reads.rows import Row
+from sentinel_analytics.reads.sql import GRAIN_NAMES
+from sentinel_analytics.reads.types import (
+    INTERVAL_MS,
+    Bucket,
+    ConsumerCursor,
+    ConsumerFigures,
+    ConsumerSort,
+    EndpointCursor,
+    EndpointFigures,
+    EndpointSort,
+    Interval,
+    Loss,
+    Order,
+    OverviewFigures,
+    RequestCursor,
+    RequestFilter,
+    RequestRecord,
+    RequestRow,
+    Scope,
+    StatusCount,
+)
+
+_PROJECT_GRAINS = (HOUR, MINUTE)
+
+
+def _scope(scope: Scope) -> dict[str, Any]:
+    return {"project_id": scope.project_id, "environment": scope.environment, "service": scope.service}
+
+
+def _window(scope: Scope, grains: tuple[int, ...], names: tuple[int, ...]) -> dict[str, Any]:
+    plan = split(scope.start_ms, scope.end_ms, grains)
+    return {**_scope(scope), **plan.params({grain: GRAIN_NAMES[grain] for grain in names})}
+
+
+class SqlReader(abc.ABC):
+    """``AnalyticsReader`` over a backend that runs the queries of ``sql.QUERIES`` by name."""
+
+    @abc.abstractmethod
+    async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
+        """Named rows of ``query`` with ``params`` bound server-side; raises ``ReadError``."""
+
+    async def overview(self, scope: Scope) -> OverviewFigures:
+        return parse.overview(await self._rows("metrics_overview", _window(scope, _PROJECT_GRAINS, _PROJECT_GRAINS)))
+
+    async def loss(self, scope: Scope) -> Loss:
+        params = {**_scope(scope), "start": scope.start_ms, "end": scope.end_ms}
+        return parse.loss(await self._rows("metrics_loss", params))
+
+    async def timeseries(self, scope: Scope, interval: Interval) -> list[Bucket]:
+        step = INTERVAL_MS[interval]
+        # Minute buckets cannot use hourly rows; hour and day buckets can use both.
+        grains = _PROJECT_GRAINS if step >= HOUR else (MINUTE,)
+        params = {**_window(scope, grains, _PROJECT_GRAINS), "step_s": step // 1000}
+        return parse.buckets(await self._rows("metrics_timeseries", params))
+
+    async def endpoints(
+        self, scope: Scope, *, sort: EndpointSort, order: Order, limit: int, after: EndpointCursor | None
+    ) -> list[EndpointFigures]:
+        grains = (DAY, HOUR, MINUTE)
+        params = {
+            **_window(scope, grains, grains),
+            "sort": sort,
+            "order": order,
+            "limit": limit,
+            "has_after": int(after is not None),
+            "after_key": after.key if after else 0.0,
+            "after_method": after.method if after else "",
+            "after_route": after.route if after else "",
+        }
+        return parse.endpoints(await self._rows("metrics_endpoints", params))
+
+    async def status_codes(self, scope: Scope) -> list[StatusCount]:
+        return parse.status_codes(
+            await self._rows("metrics_status_codes", _window(scope, _PROJECT_GRAINS, _PROJECT_GRAINS))
+        )
+
+    async def consumers(
+        self, scope: Scope, *, sort: ConsumerSort, order: Order, limit: int, after: ConsumerCursor | None
+    ) -> list[ConsumerFigures]:
+        grains = (DAY, HOUR)
+        params = {
+            **_window(scope, grains, grains),
+            "sort": sort,
+            "order": order,
+            "limit": limit,
+            "has_after": int(after is not None),
+            "after_key": after.key if after else 0.0,
+            "after_consumer": after.consumer_id if after else "",
+        }
+        return parse.consumers(await self._rows("metrics_consumers", params))
+
+    async def requests(
+        self, scope: Scope, filters: RequestFilter, *, limit: int, before: RequestCursor | None
+    ) -> list[RequestRow]:
+        params = {
+            **_scope(scope),
+            "start": scope.start_ms,
+            "end": scope.end_ms,
+            "route": filters.route,
+            "method": filters.method,
+            "status_min": filters.status_min,
+            "status_max": filters.status_max,
+            "consumer_id": filters.consumer_id,
+            "min_duration_ms": filters.min_duration_ms,
+            "has_before": int(before is not None),
+            "before_ts": before.timestamp_ms if before else 0,
+            "before_id": before.event_id if before else "00000000-0000-0000-0000-000000000000",
+            "limit": limit,
+        }
+        return parse.requests(await self._rows("request_log", params))
+
+    async def request(self, project_id: str, event_id: str) -> RequestRecord | None:
+        return parse.request(await self._rows("request_detail", {"project_id": project_id, "event_id": event_id}))

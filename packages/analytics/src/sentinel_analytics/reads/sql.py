@@ -1,0 +1,254 @@
+"""The read queries, one fixed-shape SQL text each, shared by the ClickHouse reader and the Tinybird pipes.
+
+Every user value is a server-side parameter (``{name:Type}``); a query's window is a set of ranges per grain
+(see ``plan``), each range a pair of ``Int64`` ms parameters. The Tinybird pipes in ``infra/tinybird/pipes`` are
+generated from these texts (``python -m sentinel_analytics.reads.pipes``), so both backends run the same SQL.
+"""
+
+# ruff: noqa: S608 - the texts are assembled from module constants only; user values are bound parameters.
+from __future__ import annotations
+
+from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE
+
+FILTER = (
+    "project_id = {project_id:String}"
+    " AND ({environment:String} = '' OR environment = {environment:String})"
+    " AND ({service:String} = '' OR service = {service:String})"
+)
+
+#: Parameter name prefix of each grain's ranges; ``r`` is the raw table.
+GRAIN_NAMES = {DAY: "d", HOUR: "h", MINUTE: "m"}
+
+
+def _ranges(column: str, name: str, *, raw: bool) -> str:
+    def bound(param: str) -> str:
+        if raw:
+            return f"fromUnixTimestamp64Milli({{{param}:Int64}}, 'UTC')"
+        return f"toDateTime(intDiv({{{param}:Int64}}, 1000), 'UTC')"
+
+    parts = [f"({column} >= {bound(f'{name}{i}')} AND {column} < {bound(f'{name}{i + 1}')})" for i in (0, 2)]
+    return "(" + " OR ".join(parts) + ")"
+
+
+_ROLLUP_FIGURES = (
+    "sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx, "
+    "sum(duration_sum) AS duration_sum, quantileTDigestMergeState(duration_q) AS duration_q, "
+    "sum(request_size_sum) AS request_size_sum, sum(response_size_sum) AS response_size_sum"
+)
+_RAW_FIGURES = (
+    "count() AS requests, countIf(status >= 400 AND status < 500) AS errors_4xx, "
+    "countIf(status >= 500) AS errors_5xx, sum(duration_ms) AS duration_sum, "
+    "quantileTDigestState(duration_ms) AS duration_q, sum(request_size) AS request_size_sum, "
+    "sum(response_size) AS response_size_sum"
+)
+_OUTER_FIGURES = (
+    "sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx, "
+    "sum(duration_sum) AS duration_sum, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency, "
+    "sum(request_size_sum) AS request_size_sum, sum(response_size_sum) AS response_size_sum"
+)
+
+
+def _union(levels: list[tuple[str, str, str]], raw: str, *, keys: str = "", raw_keys: str = "", extra: str = "") -> str:
+    """UNION ALL of one branch per rollup level ``(table, time column, parameter prefix)`` and the raw table.
+
+    ``keys`` are the rollup branches' group keys (may use the time column through ``{time}``), ``raw_keys`` the
+    raw branch's; ``extra`` is a pair ``rollup;raw`` of more aggregate columns.
+    """
+    extra_rollup, _, extra_raw = extra.partition(";")
+    branches = []
+    for table, time_column, name in levels:
+        select_keys = keys.replace("{time}", time_column)
+        branches.append(
+            f"SELECT {select_keys}{', ' if keys else ''}{_ROLLUP_FIGURES}{extra_rollup} FROM {table}"
+            f" WHERE {FILTER} AND {_ranges(time_column, name, raw=False)}"
+            + (f" GROUP BY {select_keys}" if keys else "")
+        )
+    raw_select = raw_keys.replace("{time}", "timestamp")
+    branches.append(
+        f"SELECT {raw_select}{', ' if raw_keys else ''}{_RAW_FIGURES}{extra_raw} FROM events"
+        f" WHERE {FILTER} AND {_ranges('timestamp', 'r', raw=True)}{raw}"
+        + (f" GROUP BY {raw_select}" if raw_keys else "")
+    )
+    return "\nUNION ALL\n".join(branches)
+
+
+_PROJECT_LEVELS = [("project_1h", "hour", "h"), ("project_1m", "minute", "m")]
+_ENDPOINT_LEVELS = [("endpoints_1d", "day", "d"), ("endpoints_1h", "hour", "h"), ("requests_1m", "minute", "m")]
+_CONSUMERS_ROLLUP = ", uniqMergeState(consumers) AS consumers"
+_CONSUMERS_RAW = ", uniqStateIf(assumeNotNull(consumer_id), consumer_id IS NOT NULL) AS consumers"
+
+OVERVIEW = f"""
+SELECT {_OUTER_FIGURES}, uniqMerge(consumers) AS consumers
+FROM (
+{_union(_PROJECT_LEVELS, "", extra=_CONSUMERS_ROLLUP + ";" + _CONSUMERS_RAW)}
+)
+"""
+
+LOSS = """
+SELECT sum(events) AS events, sum(queue_full) AS queue_full, sum(sampled_out) AS sampled_out,
+       sum(oversize) AS oversize, sum(send_failed) AS send_failed, sum(shutdown) AS shutdown
+FROM sdk_loss_1m
+WHERE {filter}
+  AND minute >= toStartOfMinute(fromUnixTimestamp64Milli({start:Int64}, 'UTC'))
+  AND minute < fromUnixTimestamp64Milli({end:Int64}, 'UTC')
+""".replace("{filter}", FILTER)
+
+_BUCKET = "toUInt32(intDiv(toUnixTimestamp({time}), {step_s:UInt32}) * {step_s:UInt32}) AS bucket"
+
+TIMESERIES = f"""
+SELECT bucket, sum(requests) AS requests, sum(errors_4xx) + sum(errors_5xx) AS errors,
+       quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency
+FROM (
+{_union(_PROJECT_LEVELS, "", keys=_BUCKET, raw_keys=_BUCKET)}
+)
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+_ENDPOINT_KEYS = "method, route"
+_ENDPOINT_RAW_KEYS = "method, ifNull(route, '') AS route"
+
+#: Sort keys: a Float64 whose ascending order is the requested order (negated for ``desc``); percentiles are
+#: rounded to the microsecond so that re-merging sketches for the next page gives the same key.
+_ENDPOINT_KEY = """multiIf(
+    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
+    {sort:String} = 'p50_ms', toFloat64(round(latency[1], 3)),
+    {sort:String} = 'p95_ms', toFloat64(round(latency[2], 3)),
+    {sort:String} = 'p99_ms', toFloat64(round(latency[3], 3)),
+    {sort:String} = 'avg_request_size', if(requests = 0, 0, request_size_sum / requests),
+    {sort:String} = 'avg_response_size', if(requests = 0, 0, response_size_sum / requests),
+    toFloat64(requests)
+) * if({order:String} = 'desc', -1, 1)"""
+
+ENDPOINTS = f"""
+SELECT method, route, requests, errors_4xx, errors_5xx, duration_sum, latency, request_size_sum, response_size_sum,
+       {_ENDPOINT_KEY} AS sort_key
+FROM (
+    SELECT method, route, {_OUTER_FIGURES}
+    FROM (
+{_union(_ENDPOINT_LEVELS, "", keys=_ENDPOINT_KEYS, raw_keys=_ENDPOINT_RAW_KEYS)}
+    )
+    GROUP BY method, route
+)
+WHERE {{has_after:UInt8}} = 0
+   OR (sort_key, method, route) > ({{after_key:Float64}}, {{after_method:String}}, {{after_route:String}})
+ORDER BY sort_key, method, route
+LIMIT {{limit:UInt32}}
+"""
+
+STATUS_CODES = (
+    """
+SELECT status, sum(requests) AS requests
+FROM (
+    SELECT status, sum(requests) AS requests FROM requests_1h WHERE {filter} AND {h}
+    GROUP BY status
+    UNION ALL
+    SELECT status, sum(requests) AS requests FROM requests_1m WHERE {filter} AND {m}
+    GROUP BY status
+    UNION ALL
+    SELECT status, count() AS requests FROM events WHERE {filter} AND {r}
+    GROUP BY status
+)
+GROUP BY status
+ORDER BY status
+""".format(
+        filter=FILTER.replace("{", "{{").replace("}", "}}"),
+        h=_ranges("hour", "h", raw=False).replace("{", "{{").replace("}", "}}"),
+        m=_ranges("minute", "m", raw=False).replace("{", "{{").replace("}", "}}"),
+        r=_ranges("timestamp", "r", raw=True).replace("{", "{{").replace("}", "}}"),
+    )
+    .replace("{{", "{")
+    .replace("}}", "}")
+)
+
+_CONSUMER_BRANCH = """
+    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
+           quantileTDigestMergeState(duration_q) AS duration_q
+    FROM {table} WHERE {filter} AND {ranges}
+    GROUP BY consumer_id"""
+
+_CONSUMER_RAW = """
+    SELECT assumeNotNull(consumer_id) AS consumer_id, anyLast(consumer_name) AS consumer_name,
+           anyLast(consumer_group) AS consumer_group, count() AS requests,
+           countIf(status >= 400 AND status < 500) AS errors_4xx, countIf(status >= 500) AS errors_5xx,
+           quantileTDigestState(duration_ms) AS duration_q
+    FROM events WHERE {filter} AND consumer_id IS NOT NULL AND {ranges}
+    GROUP BY consumer_id"""
+
+_CONSUMER_KEY = """multiIf(
+    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
+    {sort:String} = 'p95_ms', toFloat64(round(p95_ms, 3)),
+    toFloat64(requests)
+) * if({order:String} = 'desc', -1, 1)"""
+
+CONSUMERS = (
+    """
+SELECT consumer_id, consumer_name, consumer_group, requests, errors_4xx, errors_5xx, p95_ms, {key} AS sort_key
+FROM (
+    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
+           quantileTDigestMerge(0.95)(duration_q) AS p95_ms
+    FROM ({day}
+    UNION ALL{hour}
+    UNION ALL{raw}
+    )
+    GROUP BY consumer_id
+)
+WHERE {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
+ORDER BY sort_key, consumer_id
+LIMIT {limit:UInt32}
+""".replace("{key}", _CONSUMER_KEY)
+    .replace(
+        "{day}",
+        _CONSUMER_BRANCH.replace("{table}", "consumers_1d").replace("{ranges}", _ranges("day", "d", raw=False)),
+    )
+    .replace(
+        "{hour}",
+        _CONSUMER_BRANCH.replace("{table}", "consumers_1h").replace("{ranges}", _ranges("hour", "h", raw=False)),
+    )
+    .replace("{raw}", _CONSUMER_RAW.replace("{ranges}", _ranges("timestamp", "r", raw=True)))
+    .replace("{filter}", FILTER)
+)
+
+_REQUEST_COLUMNS = """toString(event_id) AS event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
+       environment, method, path, route, status, duration_ms, request_size, response_size, consumer_id,
+       consumer_name, error"""
+
+REQUESTS = f"""
+SELECT {_REQUEST_COLUMNS}
+FROM events
+WHERE {FILTER}
+  AND timestamp >= fromUnixTimestamp64Milli({{start:Int64}}, 'UTC')
+  AND timestamp < fromUnixTimestamp64Milli({{end:Int64}}, 'UTC')
+  AND ({{route:String}} = '' OR route = {{route:String}})
+  AND ({{method:String}} = '' OR method = {{method:String}})
+  AND status >= {{status_min:UInt16}} AND status <= {{status_max:UInt16}}
+  AND ({{consumer_id:String}} = '' OR consumer_id = {{consumer_id:String}})
+  AND duration_ms >= {{min_duration_ms:Float64}}
+  AND ({{has_before:UInt8}} = 0
+       OR (timestamp, event_id) < (fromUnixTimestamp64Milli({{before_ts:Int64}}, 'UTC'), toUUID({{before_id:String}})))
+ORDER BY timestamp DESC, event_id DESC
+LIMIT {{limit:UInt32}}
+"""
+
+REQUEST = f"""
+SELECT {_REQUEST_COLUMNS}, toString(batch_id) AS batch_id, toUnixTimestamp64Milli(received_at) AS received_at_ms,
+       ttfb_ms, client_ip, user_agent, consumer_group, attributes, request_headers, response_headers,
+       request_body, response_body, aborted, trace_id
+FROM events
+WHERE project_id = {{project_id:String}} AND event_id = toUUID({{event_id:String}})
+LIMIT 1
+"""
+
+#: Pipe name -> SQL, the published Tinybird endpoints.
+QUERIES = {
+    "metrics_overview": OVERVIEW,
+    "metrics_loss": LOSS,
+    "metrics_timeseries": TIMESERIES,
+    "metrics_endpoints": ENDPOINTS,
+    "metrics_status_codes": STATUS_CODES,
+    "metrics_consumers": CONSUMERS,
+    "request_log": REQUESTS,
+    "request_detail": REQUEST,
+}

@@ -1,0 +1,1 @@
+"""Metrics of a project from the analytics store: overview, time series, endpoints, status codes, consumers."""
