@@ -22,9 +22,10 @@ from sentinel_dashboard.jobs.routes import JobController
 from sentinel_dashboard.layers.lifespan import layers_lifespan
 from sentinel_dashboard.layers.routes import connectors_health
 from sentinel_dashboard.layers.scripts import presign_script
-from sentinel_dashboard.metrics.store import ANALYTICS_ERRORS, analytics_lifespan, analytics_ready, provide_analytics
 from sentinel_dashboard.orchestration.flow_runtime import flows_lifespan
 from sentinel_dashboard.orchestration.flows import run_flow
+from sentinel_dashboard.orchestration.sync import trigger_sync
+from sentinel_dashboard.orchestration.sync_runtime import sync_lifespan
 from sentinel_dashboard.projects.routes import ProjectController
 from sentinel_dashboard.scripts.routes import ScriptController
 from sentinel_dashboard.settings import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             JobController,
             sandbox_callback,
             run_flow,
+            trigger_sync,
             create_sse_token,
             events,
             ScriptController,
@@ -65,19 +67,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespans=[
             redis_lifespan(settings.redis),
             control_lifespan(settings),
-            analytics_lifespan(settings),
             objects_lifespan(settings),
             layers_lifespan(settings),
             _hub_lifespan(settings),
             flows_lifespan(settings),
+            sync_lifespan(settings),
         ],
-        readiness={"redis": redis_ready, "control": control_ready, "analytics": analytics_ready},
+        readiness={"redis": redis_ready, "control": control_ready},
         dependencies={
             "control": Provide(provide_control, sync_to_thread=False),
             "hasher": Provide(provide_hasher, sync_to_thread=False),
-            "analytics": Provide(provide_analytics, sync_to_thread=False),
         },
-        extra_exception_handlers={**CONTROL_ERRORS, **ANALYTICS_ERRORS},
+        extra_exception_handlers=CONTROL_ERRORS,
     )
     app.state.settings = settings
     app.state.hasher = hasher
