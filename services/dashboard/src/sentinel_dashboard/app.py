@@ -22,6 +22,7 @@ from sentinel_dashboard.jobs.routes import JobController
 from sentinel_dashboard.layers.lifespan import layers_lifespan
 from sentinel_dashboard.layers.routes import connectors_health
 from sentinel_dashboard.layers.scripts import presign_script
+from sentinel_dashboard.metrics.store import ANALYTICS_ERRORS, analytics_lifespan, analytics_ready, provide_analytics
 from sentinel_dashboard.orchestration.flow_runtime import flows_lifespan
 from sentinel_dashboard.orchestration.flows import run_flow
 from sentinel_dashboard.orchestration.sync import trigger_sync
@@ -67,18 +68,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespans=[
             redis_lifespan(settings.redis),
             control_lifespan(settings),
+            analytics_lifespan(settings),
             objects_lifespan(settings),
             layers_lifespan(settings),
             _hub_lifespan(settings),
             flows_lifespan(settings),
             sync_lifespan(settings),
         ],
-        readiness={"redis": redis_ready, "control": control_ready},
+        readiness={"redis": redis_ready, "control": control_ready, "analytics": analytics_ready},
         dependencies={
             "control": Provide(provide_control, sync_to_thread=False),
             "hasher": Provide(provide_hasher, sync_to_thread=False),
+            "analytics": Provide(provide_analytics, sync_to_thread=False),
         },
-        extra_exception_handlers=CONTROL_ERRORS,
+        extra_exception_handlers={**CONTROL_ERRORS, **ANALYTICS_ERRORS},
     )
     app.state.settings = settings
     app.state.hasher = hasher
