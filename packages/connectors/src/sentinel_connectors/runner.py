@@ -75,7 +75,11 @@ class SyncRunner:
             await reporter.fail("connector syncs need the ClickHouse analytics store (SENTINEL_ANALYTICS_BACKEND)")
             return
 
+        latest: dict[str, Any] = {}
+
         async def progress(fraction: float, result: dict[str, Any]) -> None:
+            latest.clear()
+            latest.update(result)  # kept even when the report is throttled: a failure shows the last counts
             await reporter.progress(fraction, result)
 
         context = SyncContext(
@@ -99,11 +103,11 @@ class SyncRunner:
                 result = await import_access_logs(context, params)
         except SyncFailed as exc:
             bound.warning("sync_failed", error=str(exc))
-            await reporter.fail(str(exc), reporter.job.result)
+            await reporter.fail(str(exc), dict(latest) or reporter.job.result)
             return
         except Exception as exc:
             bound.exception("sync_crashed")
-            await reporter.fail(f"{type(exc).__name__}: {exc}", reporter.job.result)
+            await reporter.fail(f"{type(exc).__name__}: {exc}", dict(latest) or reporter.job.result)
             return
         await reporter.succeed(result)
         bound.info("sync_succeeded")
