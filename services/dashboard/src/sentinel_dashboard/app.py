@@ -18,6 +18,7 @@ from sentinel_dashboard.control import (
     provide_control,
     provide_hasher,
 )
+from sentinel_dashboard.cost.routes import project_cost_report
 from sentinel_dashboard.jobs.routes import JobController
 from sentinel_dashboard.layers.lifespan import layers_lifespan
 from sentinel_dashboard.layers.routes import connectors_health
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ScriptController,
             presign_script,
             connectors_health,
+            project_cost_report,
             read_signed_object,
             *ui_handlers(),
         ],

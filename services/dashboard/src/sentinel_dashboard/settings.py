@@ -21,6 +21,7 @@ from sentinel_config import (
     load_or_exit,
 )
 from sentinel_connectors import ConnectorSettings
+from sentinel_dashboard.cost.settings import CostSettings
 from sentinel_flows import FlowSettings
 from sentinel_flowtasks import AnalysisSettings
 from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
@@ -63,6 +64,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     e2b: E2BSettings = msgspec.field(default_factory=E2BSettings)
     modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
     sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)
+    cost: CostSettings = msgspec.field(default_factory=CostSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 

@@ -1,0 +1,1 @@
+"""``GET /api/projects/{project_id}/cost``: cost-calc with public list prices as defaults."""
