@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import httpx
+import msgspec
 import pytest
 import uvicorn
 
@@ -38,15 +39,16 @@ from sentinel_control import SecretHasher, SqliteControlStore, now_ms
 from sentinel_control.testing import make_project, make_tenant, make_token
 from sentinel_dashboard.app import create_app
 from sentinel_dashboard.settings import DashboardServerSettings, Settings
-from sentinel_flows import AwsClients, FlowSettings, TaskQueueWorker
-from sentinel_flowtasks import AnalysisSettings, analysis_registry
-from sentinel_flowtasks.context import close_analysis_context, open_analysis_context
+from sentinel_flows import AwsClients, FlowSettings, StepFunctionsRunner
+from sentinel_flowtasks import AnalysisSettings
 from sentinel_local import ClickHouseEngine, MotoEngine, RedisEngine, SeaweedS3Engine, free_port
 from sentinel_queue import encode_entry
 from sentinel_sandbox import E2BSettings, LocalSandboxSettings, ModalSettings
 from sentinel_sandbox.modal_runner import ModalRunner
 from sentinel_sandbox.testing import ExecuteServer, LocalModalRemote
 from sentinel_storage import S3ObjectStore
+from sentinel_worker.flowtasks import run_flow_tasks
+from sentinel_worker.settings import Settings as WorkerSettings
 
 SECRET = "run-flow-test-secret-0123456789-abcdefghij"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sentinel-flows"
@@ -391,10 +393,6 @@ class TestOnStepFunctions:
         execute_server: ExecuteServer,
         moto_server: MotoEngine,
     ) -> None:
-        # moto accepts any credentials, so the S3 ones serve both; each engine has its own endpoint.
-        aws_s3 = AwsSettings(
-            access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key, region="us-east-1"
-        )
         moto = AwsClients(AwsSettings(endpoint_url=moto_server.url, access_key_id="test", secret_access_key="test"))
         sqs = await moto.sqs()
         suffix = uuid.uuid4().hex[:10]
@@ -419,33 +417,27 @@ class TestOnStepFunctions:
             tmp_path, redis_server, s3_server, ch_database, execute_server, flows=flows, aws=aws
         )
         key = await stack.upload("latency.py", SCRIPT)
-        # The worker's side: the same handlers behind SQS, answering through Step Functions.
-        worker_store = SqliteControlStore(Path(settings.control.sqlite_path))
-        await worker_store.setup()
-        import redis.asyncio as redis
-
-        worker_redis = redis.Redis.from_url(settings.redis.url)
-        context = await open_analysis_context(
-            analysis=settings.analysis,
-            public_url=stack.url,
-            server_secret=SECRET,
-            control=worker_store,
-            client=worker_redis,
+        # The worker's side: its own entry point for flow tasks (the handlers behind SQS, answering through Step
+        # Functions), configured as the worker would be in production, with the dashboard's public URL.
+        worker_settings = WorkerSettings(
+            redis=settings.redis,
             analytics=settings.analytics,
             clickhouse=settings.clickhouse,
             archive=settings.archive,
-            aws=aws_s3,
+            aws=aws,
+            flows=flows,
+            control=settings.control,
+            analysis=msgspec.structs.replace(settings.analysis, public_url=stack.url),
             e2b=settings.e2b,
             modal=settings.modal,
             sandbox_local=settings.sandbox_local,
         )
-        from sentinel_flows import StepFunctionsRunner
+        import redis.asyncio as redis
 
+        worker_redis = redis.Redis.from_url(settings.redis.url)
         answerer = StepFunctionsRunner(moto, flows)
-        context.answerer = answerer
-        worker = TaskQueueWorker(moto, flows, analysis_registry(context), answerer=answerer)
         stop = asyncio.Event()
-        worker_task = asyncio.create_task(worker.run(stop))
+        worker_task = asyncio.create_task(run_flow_tasks(worker_settings, worker_redis, stop))
         try:
             async with (
                 _Server(create_app(settings), settings.dashboard.port),
@@ -462,8 +454,6 @@ class TestOnStepFunctions:
         finally:
             stop.set()
             await asyncio.wait_for(worker_task, 30)
-            await close_analysis_context(context)
-            await worker_store.close()
             await worker_redis.aclose()
             await moto.aclose()
             await stack.objects.close()

@@ -16,6 +16,7 @@ from sentinel_analytics import AnalyticsStore, MigrationError, StoreError, migra
 from sentinel_config import configure_logging
 from sentinel_worker.archive import S3Archive, open_archive
 from sentinel_worker.consumer import Consumer
+from sentinel_worker.flowtasks import run_flow_tasks
 from sentinel_worker.health import HealthServer
 from sentinel_worker.metrics import Metrics
 from sentinel_worker.settings import Settings, get_settings
@@ -89,9 +90,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if isinstance(archive, S3Archive):
             await archive.ensure_bucket()
         consumer = Consumer(settings.worker, settings.redis.partitions, client, store, archive, metrics=metrics)
-        if settings.flows.backend == "aws":  # connector syncs requested on EventBridge run here
+        if settings.flows.backend == "aws":  # connector syncs (EventBridge) and flow tasks (Step Functions) run here
             outcomes = await asyncio.gather(
-                consumer.run(stop), run_syncs(settings, client, stop), return_exceptions=True
+                consumer.run(stop),
+                run_syncs(settings, client, stop),
+                run_flow_tasks(settings, client, stop),
+                return_exceptions=True,
             )
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):

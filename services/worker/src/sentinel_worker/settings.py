@@ -21,6 +21,11 @@ from sentinel_config import (
 )
 from sentinel_connectors import ConnectorSettings
 from sentinel_flows import FlowSettings
+from sentinel_flowtasks import AnalysisSettings
+from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
+
+DASHBOARD_DEFAULT_PORT = 8300
+"""Where sandboxes call back when ``SENTINEL_ANALYSIS_PUBLIC_URL`` is empty (the dashboard on this host)."""
 
 
 class WorkerProcessSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -88,6 +93,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     control: ControlSettings = msgspec.field(default_factory=ControlSettings)
     """Where sync jobs are reported (the aws flows backend runs connector syncs in the worker)."""
     connectors: ConnectorSettings = msgspec.field(default_factory=ConnectorSettings)
+    analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
+    """The analysis flow's tasks (the aws flows backend runs them in the worker)."""
+    e2b: E2BSettings = msgspec.field(default_factory=E2BSettings)
+    modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
+    sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
