@@ -219,7 +219,9 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 # --- pipe files --------------------------------------------------------------------------------------------
-_PARAM = re.compile(r"\{\{\s*(?P<type>String|DateTime64|DateTime|Int32|UInt32|Float64)\(\s*(?P<name>\w+)[^}]*\}\}")
+_PARAM = re.compile(
+    r"\{\{\s*(?P<type>String|DateTime64|DateTime|U?Int(?:8|16|32|64)|Float(?:32|64))\(\s*(?P<name>\w+)[^}]*\}\}"
+)
 _CLICKHOUSE_TYPES = {"DateTime64": "DateTime64(3)"}
 
 

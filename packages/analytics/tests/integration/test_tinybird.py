@@ -125,7 +125,10 @@ async def test_an_unreachable_tinybird_is_a_retryable_error() -> None:
 
 
 async def test_datasources_mirror_the_clickhouse_tables(ch_client: Any) -> None:
-    for name in ("events", "batches", "dead_letters", "requests_1m", "requests_1h", "sdk_loss_1m"):
+    for name in (
+        *("events", "batches", "dead_letters", "requests_1m", "requests_1h", "sdk_loss_1m"),
+        *("project_1m", "project_1h", "endpoints_1h", "endpoints_1d", "consumers_1h", "consumers_1d"),
+    ):
         result = await ch_client.query(
             "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
             "AND name != 'inserted_at' ORDER BY position",
@@ -162,6 +165,12 @@ async def test_each_pipe_gives_the_clickhouse_backends_figures(ch_store: ClickHo
         "requests_1m": "sum(requests), sum(errors_5xx), sum(response_size_sum), uniqMerge(consumers)",
         "requests_1h": "sum(requests), sum(errors_4xx), sum(request_size_sum), uniqMerge(consumers)",
         "sdk_loss_1m": "sum(batches), sum(events), sum(queue_full), sum(send_failed)",
+        "project_1m": "sum(requests), sum(errors_5xx), round(sum(duration_sum), 6), uniqMerge(consumers)",
+        "project_1h": "sum(requests), sum(errors_4xx), sum(response_size_sum), uniqMerge(consumers)",
+        "endpoints_1h": "sum(requests), sum(errors_4xx), sum(request_size_sum), uniqExact(method, route)",
+        "endpoints_1d": "sum(requests), sum(errors_5xx), sum(response_size_sum), uniqExact(method, route)",
+        "consumers_1h": "sum(requests), sum(errors_4xx), uniqExact(consumer_id), any(consumer_group)",
+        "consumers_1d": "sum(requests), sum(errors_5xx), uniqExact(consumer_id), max(consumer_name)",
     }
     for target, final in finals.items():
         node = pipe_nodes(TINYBIRD / "pipes" / f"{target}_mv.pipe")[f"{target}_mv_node"]

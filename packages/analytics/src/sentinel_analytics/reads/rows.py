@@ -5,6 +5,7 @@ Tinybird answers in ClickHouse's JSON format, where 64-bit integers may arrive q
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,10 +23,17 @@ from sentinel_analytics.reads.types import (
 )
 
 Row = Mapping[str, Any]
+_F32 = struct.Struct("<f")
+
+
+def _f32(value: Any) -> float:
+    """The sketch's Float32 as the same float whichever way it travelled (binary, or JSON's shortest text)."""
+    result: float = _F32.unpack(_F32.pack(float(value)))[0]
+    return result
 
 
 def _latency(value: Any) -> tuple[float, float, float]:
-    values = [float(v) for v in value] if value else []
+    values = [_f32(v) for v in value] if value else []
     if len(values) != 3:
         return 0.0, 0.0, 0.0
     return values[0], values[1], values[2]
@@ -93,7 +101,7 @@ def consumers(rows: Sequence[Row]) -> list[ConsumerFigures]:
             requests=int(row["requests"]),
             errors_4xx=int(row["errors_4xx"]),
             errors_5xx=int(row["errors_5xx"]),
-            p95_ms=float(row["p95_ms"]),
+            p95_ms=_f32(row["p95_ms"]),
             sort_key=float(row["sort_key"]),
         )
         for row in rows

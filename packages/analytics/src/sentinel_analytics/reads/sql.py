@@ -161,11 +161,14 @@ ORDER BY status
     .replace("}}", "}")
 )
 
+# The consumer rollups' views alias assumeNotNull(consumer_id) as consumer_id, so their NULL filter sees the alias:
+# requests without a consumer land under ''. Every branch therefore keeps consumer_id != '' (in the raw branch too,
+# where the same alias turns NULL into ''): an empty id counts as no consumer.
 _CONSUMER_BRANCH = """
     SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
            sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
            quantileTDigestMergeState(duration_q) AS duration_q
-    FROM {table} WHERE {filter} AND {ranges}
+    FROM {table} WHERE {filter} AND consumer_id != '' AND {ranges}
     GROUP BY consumer_id"""
 
 _CONSUMER_RAW = """
@@ -173,7 +176,7 @@ _CONSUMER_RAW = """
            anyLast(consumer_group) AS consumer_group, count() AS requests,
            countIf(status >= 400 AND status < 500) AS errors_4xx, countIf(status >= 500) AS errors_5xx,
            quantileTDigestState(duration_ms) AS duration_q
-    FROM events WHERE {filter} AND consumer_id IS NOT NULL AND {ranges}
+    FROM events WHERE {filter} AND consumer_id != '' AND {ranges}
     GROUP BY consumer_id"""
 
 _CONSUMER_KEY = """multiIf(
@@ -211,7 +214,7 @@ LIMIT {limit:UInt32}
     .replace("{filter}", FILTER)
 )
 
-_REQUEST_COLUMNS = """toString(event_id) AS event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
+_REQUEST_COLUMNS = """event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
        environment, method, path, route, status, duration_ms, request_size, response_size, consumer_id,
        consumer_name, error"""
 
