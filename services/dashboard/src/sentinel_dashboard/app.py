@@ -31,6 +31,7 @@ from sentinel_dashboard.orchestration.sync_runtime import sync_lifespan
 from sentinel_dashboard.projects.routes import ProjectController
 from sentinel_dashboard.scripts.routes import ScriptController
 from sentinel_dashboard.settings import Settings, get_settings
+from sentinel_dashboard.state.routes import project_state, state_lifespan
 from sentinel_dashboard.storage import objects_lifespan
 from sentinel_dashboard.storage.routes import read_signed_object
 from sentinel_dashboard.stream.hub import Hub
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             presign_script,
             connectors_health,
             project_cost_report,
+            project_state,
             read_signed_object,
             *ui_handlers(),
         ],
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             analytics_lifespan(settings),
             objects_lifespan(settings),
             layers_lifespan(settings),
+            state_lifespan(settings),
             _hub_lifespan(settings),
             flows_lifespan(settings),
             sync_lifespan(settings),

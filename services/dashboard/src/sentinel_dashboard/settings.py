@@ -22,6 +22,7 @@ from sentinel_config import (
 )
 from sentinel_connectors import ConnectorSettings
 from sentinel_dashboard.cost.settings import CostSettings
+from sentinel_dashboard.state.settings import StateSettings
 from sentinel_flows import FlowSettings
 from sentinel_flowtasks import AnalysisSettings
 from sentinel_sandbox.settings import E2BSettings, LocalSandboxSettings, ModalSettings
@@ -65,6 +66,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     modal: ModalSettings = msgspec.field(default_factory=ModalSettings)
     sandbox_local: LocalSandboxSettings = msgspec.field(default_factory=LocalSandboxSettings)
     cost: CostSettings = msgspec.field(default_factory=CostSettings)
+    state: StateSettings = msgspec.field(default_factory=StateSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
