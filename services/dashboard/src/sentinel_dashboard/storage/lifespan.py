@@ -18,11 +18,9 @@ ObjectsDep = NamedDependency[ObjectStore]
 
 
 def public_url(settings: Settings) -> str:
-    """Where clients and sandboxes reach this API: ``SENTINEL_ANALYSIS_PUBLIC_URL`` when the settings have it,
-    else the loopback address of the configured port."""
-    analysis = getattr(settings, "analysis", None)
-    configured = getattr(analysis, "public_url", "") if analysis is not None else ""
-    return str(configured) or f"http://127.0.0.1:{settings.dashboard.port}"
+    """Where clients and sandboxes reach this API (``SENTINEL_ANALYSIS_PUBLIC_URL``, else the loopback address of
+    the configured port): the base of the local backend's signed URLs, the same one the analysis flow uses."""
+    return settings.analysis.base_url(settings.dashboard.port)
 
 
 def objects_lifespan(settings: Settings) -> Any:
