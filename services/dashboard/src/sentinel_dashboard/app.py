@@ -23,12 +23,14 @@ from sentinel_dashboard.jobs.routes import JobController
 from sentinel_dashboard.layers.lifespan import layers_lifespan
 from sentinel_dashboard.layers.routes import connectors_health
 from sentinel_dashboard.layers.scripts import presign_script
+from sentinel_dashboard.metrics.routes import MetricsController
 from sentinel_dashboard.metrics.store import ANALYTICS_ERRORS, analytics_lifespan, analytics_ready, provide_analytics
 from sentinel_dashboard.orchestration.flow_runtime import flows_lifespan
 from sentinel_dashboard.orchestration.flows import run_flow
 from sentinel_dashboard.orchestration.sync import trigger_sync
 from sentinel_dashboard.orchestration.sync_runtime import sync_lifespan
 from sentinel_dashboard.projects.routes import ProjectController
+from sentinel_dashboard.requests.routes import RequestController
 from sentinel_dashboard.scripts.routes import ScriptController
 from sentinel_dashboard.settings import Settings, get_settings
 from sentinel_dashboard.state.routes import project_state, state_lifespan
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         log=settings.log,
         route_handlers=[
             ProjectController,
+            MetricsController,
+            RequestController,
             TokenController,
             JobController,
             sandbox_callback,

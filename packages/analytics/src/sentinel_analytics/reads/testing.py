@@ -39,11 +39,11 @@ class Known(msgspec.Struct, kw_only=True):
     environment: str
 
 
-def _event(i: int, timestamp: int) -> Event:
+def _event(project_id: str, i: int, timestamp: int) -> Event:
     method, route = ROUTES[i % len(ROUTES)]
     c = i % CONSUMERS
     return Event(
-        event_id=uuid.UUID(int=(i + 1) * 7919 + (timestamp << 20), version=4),
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/{timestamp}/{i}"),
         timestamp=timestamp,
         method=method,
         path=(route or "/unmatched").replace("{id}", str(i % 97)),
@@ -71,7 +71,7 @@ class KnownData:
         self.project_id = project_id
         self.batches: list[QueuedBatch] = []
         self.known: list[Known] = []
-        events = [_event(i, start_ms + i * step_ms) for i in range(count)]
+        events = [_event(project_id, i, start_ms + i * step_ms) for i in range(count)]
         for b, first in enumerate(range(0, count, per_batch)):
             chunk = events[first : first + per_batch]
             service = "billing" if b % 3 == 0 else "api"
@@ -80,7 +80,7 @@ class KnownData:
                 QueuedBatch(
                     project_id=project_id,
                     tenant_id=tenant_id,
-                    batch_id=uuid.UUID(int=(b + 1) * 104729 + start_ms, version=4),
+                    batch_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{project_id}/{start_ms}/batch/{b}"),
                     received_at=chunk[-1].timestamp,
                     sdk=SdkInfo(name="sentinel-python", version="0.1.0", runtime="CPython 3.11"),
                     service=service,

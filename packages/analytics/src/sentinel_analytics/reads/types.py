@@ -7,7 +7,7 @@ the ragged edges (see ``plan``).
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -178,6 +178,7 @@ class RequestRecord(RequestRow, kw_only=True):
     trace_id: str | None
 
 
+@runtime_checkable
 class AnalyticsReader(Protocol):
     """The read side of the analytics store, on ClickHouse or Tinybird. Raises ``ReadError``."""
 
