@@ -32,7 +32,22 @@ async def snapshot(client: Any, project_id: str) -> dict[str, Any]:
         "1m": await overview(client, project_id, *WINDOW, source="requests_1m"),
         "1h": await overview(client, project_id, *WINDOW, source="requests_1h"),
         "loss": await loss_totals(client, project_id, *WINDOW),
+        "read rollups": await read_rollups(client, project_id),
     }
+
+
+async def read_rollups(client: Any, project_id: str) -> dict[str, tuple[Any, ...]]:
+    """Requests, errors and a latency figure of each narrower rollup the dashboard reads."""
+    out = {}
+    for table in ("project_1m", "project_1h", "endpoints_1h", "endpoints_1d", "consumers_1h", "consumers_1d"):
+        named = " AND consumer_id != ''" if table.startswith("consumers") else ""  # '' holds anonymous requests
+        result = await client.query(
+            f"SELECT sum(requests), sum(errors_4xx), sum(errors_5xx), quantileTDigestMerge(0.9)(duration_q) "  # noqa: S608
+            f"FROM {table} WHERE project_id = {{p:String}}{named}",
+            parameters={"p": project_id},
+        )
+        out[table] = result.result_rows[0]
+    return out
 
 
 def _ms(value: datetime) -> int:
@@ -125,6 +140,9 @@ async def test_duplicate_batch_is_counted_once_in_raw_and_every_rollup(
     assert once["events"] == 600
     assert once["batches"] == 3
     assert once["raw"].requests == once["1m"].requests == once["1h"].requests == 600
+    with_consumer = sum(1 for b in batches for e in b.events if e.consumer)
+    for table, (requests, *_) in once["read rollups"].items():
+        assert requests == (with_consumer if table.startswith("consumers") else 600), table
 
     await ch_store.write(token, group)  # redelivered: same batches, same token
     await ch_store.write(token, list(reversed(group)))  # same token even if read in another order
