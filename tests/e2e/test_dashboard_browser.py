@@ -55,15 +55,16 @@ def _chromium() -> str:
 
 def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
     deadline = time.monotonic() + timeout
+    last: object = None
     while time.monotonic() < deadline:
         try:
             value = predicate()
-        except (OSError, ValueError, KeyError):
-            value = None
+        except (OSError, ValueError, KeyError) as exc:
+            value, last = None, exc
         if value:
             return value
         time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last!r})")
 
 
 def _json(url: str, token: str | None = None, body: Any = None) -> Any:
@@ -222,6 +223,52 @@ def test_wrong_token_is_refused_with_a_clear_message(page: Any, stack: Stack) ->
     assert page.evaluate("sessionStorage.length") == 0
 
 
+def test_overview_shows_the_seeded_figures(page: Any, seeded: Stack) -> None:
+    stack = seeded
+    sign_in(page, stack)
+    page.wait_for_selector('[data-metric="requests"]')
+    shot(page, "overview")
+    errors = sum(1 for row in SEEDED if row[3] >= 400)
+    assert page.inner_text('[data-metric="requests"]') == str(len(SEEDED))
+    assert page.inner_text('[data-metric="error_rate"]') == f"{errors / len(SEEDED) * 100:.1f}%"
+    assert page.inner_text('[data-metric="consumers"]') == str(len({row[5] for row in SEEDED if row[5]}))
+    assert page.inner_text('[data-metric="events_lost"]') == "0"
+    codes = {
+        int(status): page.inner_text(f'#status-codes [data-status="{status}"] .bar-value') for status in (200, 404)
+    }
+    assert codes[200].startswith(str(sum(1 for row in SEEDED if row[3] == 200)))
+    assert codes[404].startswith("1")
+    assert page.locator("#chart-volume svg rect").count() > 0
+    assert page.locator("#consumers [data-consumer]").count() == 2
+
+
+def test_endpoints_table_shows_the_seeded_routes_and_sorts(page: Any, seeded: Stack) -> None:
+    stack = seeded
+    sign_in(page, stack)
+    page.click('.nav a[data-view="endpoints"]')
+    page.wait_for_selector("#endpoints-table tbody tr[data-route]")
+    shot(page, "endpoints")
+    expected: dict[tuple[str, str], int] = {}
+    for method, _, route, *_ in SEEDED:
+        expected[(method, route)] = expected.get((method, route), 0) + 1
+    rows = page.locator("#endpoints-table tbody tr[data-route]")
+    shown = {
+        (rows.nth(i).get_attribute("data-method"), rows.nth(i).get_attribute("data-route")): int(
+            rows.nth(i).locator('[data-col="requests"]').inner_text()
+        )
+        for i in range(rows.count())
+    }
+    assert shown == expected
+
+    # sorted by requests, most first; one click on the column reverses the order
+    def order() -> list[int]:
+        return [int(text) for text in page.locator('#endpoints-table [data-col="requests"]').all_inner_texts()]
+
+    assert order() == sorted(expected.values(), reverse=True)
+    page.click('#endpoints-table th[data-sort="requests"]')
+    assert order() == sorted(expected.values())
+
+
 def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None:
     project_id, ingest_key = stack.new_project("live")
     sign_in(page, stack)
@@ -234,6 +281,24 @@ def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None
     shot(page, "live-tail")
     assert "200" in row.inner_text()
     assert "Acme" in row.inner_text()
+
+
+def test_request_log_detail_shows_a_seeded_request(page: Any, seeded: Stack) -> None:
+    stack = seeded
+    sign_in(page, stack)
+    page.click('.nav a[data-view="requests"]')
+    page.select_option('#request-filters select[name="status"]', "5xx")
+    page.click('#request-filters button[type="submit"]')
+    from playwright.sync_api import expect
+
+    # (wait_for_function would evaluate a string, which the page's CSP forbids, as it should)
+    expect(page.locator("#requests-table tbody tr[data-event-id]")).to_have_count(1)
+    page.click("#requests-table tbody tr[data-event-id]")
+    page.wait_for_selector("#detail:not([hidden]) .detail-title")
+    shot(page, "request-detail")
+    detail = page.inner_text("#detail-body")
+    assert "/orders" in detail
+    assert "500" in detail
 
 
 def test_make_demo_fills_a_project_with_varied_traffic_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:

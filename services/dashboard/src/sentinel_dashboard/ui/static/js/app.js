@@ -2,7 +2,7 @@
 import { Api, ApiError } from "./api.js";
 import { lines, ring, stackedBars } from "./charts.js";
 import {
-  ago, bytes, clear, compact, count, h, methodBadge, ms, percent, statusBadge, time,
+  ago, bytes, clear, compact, count, h, methodBadge, ms, msAxis, percent, statusBadge, time,
 } from "./format.js";
 
 const TOKEN_KEY = "sentinel.dashboard.token";
@@ -197,7 +197,7 @@ function renderCompleteness(o) {
     h(
       "div",
       { class: `gauge ${tone}` },
-      ring(share ?? 0, share === null ? "–" : percent(share, share >= 0.999 ? 1 : 2)),
+      ring(share ?? 0, share === null ? "–" : share === 1 ? "100%" : percent(share, share >= 0.999 ? 1 : 2)),
       h(
         "dl",
         { class: "kv" },
@@ -292,7 +292,7 @@ async function loadOverview() {
       { key: "p99", label: "p99", color: "#f43f5e", swatch: "c-p99", values: p99.value.points.map((p) => p.value) },
     ];
     legend("#latency-legend", latency);
-    lines($("#chart-latency"), p50.value.points.map((p) => p.t), latency, { formatValue: ms, withDate });
+    lines($("#chart-latency"), p50.value.points.map((p) => p.t), latency, { formatValue: ms, formatAxis: msAxis, withDate });
   }
   if (codes.status === "fulfilled") renderStatusCodes(codes.value);
   if (consumers.status === "fulfilled") renderConsumers(consumers.value);

@@ -112,7 +112,7 @@ export function stackedBars(container, buckets, series, { formatValue, withDate 
 }
 
 /** Lines. times: [t]; series: [{key, label, color, swatch, values: [number|null]}]. */
-export function lines(container, times, series, { formatValue, withDate = false, emptyText }) {
+export function lines(container, times, series, { formatValue, formatAxis, withDate = false, emptyText }) {
   const all = series.flatMap((item) => item.values).filter((v) => v !== null && v !== undefined);
   if (!times.length || !all.length) {
     empty(container, emptyText || "No latency data in this window yet.");
@@ -120,7 +120,7 @@ export function lines(container, times, series, { formatValue, withDate = false,
   }
   const f = frame(container);
   const max = niceMax(Math.max(...all));
-  yAxis(f.svg, f, max, formatValue);
+  yAxis(f.svg, f, max, formatAxis || formatValue);
   const n = times.length;
   const x = (i) => PAD.left + ((i + 0.5) * f.innerW) / n;
   const y = (v) => PAD.top + f.innerH - (v / max) * f.innerH;
@@ -136,11 +136,13 @@ export function lines(container, times, series, { formatValue, withDate = false,
       pen = true;
     });
     f.svg.append(s("path", { d, fill: "none", stroke: item.color, "stroke-width": 2, "stroke-linejoin": "round", "stroke-linecap": "round" }));
-    if (n <= 60) {
-      item.values.forEach((value, i) => {
-        if (value !== null && value !== undefined) f.svg.append(s("circle", { cx: x(i), cy: y(value), r: 2.2, fill: item.color }));
-      });
-    }
+    const present = (i) => i >= 0 && i < n && item.values[i] !== null && item.values[i] !== undefined;
+    item.values.forEach((value, i) => {
+      // every point when there are few; otherwise only those no line reaches (alone between empty buckets)
+      if (present(i) && (n <= 60 || (!present(i - 1) && !present(i + 1)))) {
+        f.svg.append(s("circle", { cx: x(i), cy: y(value), r: n <= 60 ? 2.2 : 2.6, fill: item.color }));
+      }
+    });
   }
   xAxis(f.svg, f, times, withDate);
   const rows = times.map((_, i) => series.map((item) => item.values[i]));

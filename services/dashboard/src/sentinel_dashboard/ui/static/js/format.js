@@ -101,3 +101,10 @@ export function methodBadge(method) {
 export function statusBadge(status) {
   return h("span", { class: `status ${statusClass(status)}` }, status);
 }
+
+/** Milliseconds for an axis label: as few digits as the value needs (50 ms, 1.2 s). */
+export function msAxis(value) {
+  if (value === 0) return "0";
+  if (value >= 1000) return `${Number((value / 1000).toFixed(2))} s`;
+  return `${Number(value.toFixed(1))} ms`;
+}
