@@ -559,7 +559,7 @@ async function loadJobs() {
         { dataset: { jobId: job.id }, title: job.error || "" },
         h("td", {}, h("div", { class: "tree-name" }, job.name), h("div", { class: "muted small mono" }, job.id)),
         h("td", {}, job.kind),
-        h("td", {}, h("span", { class: `badge ${job.status}` }, job.status)),
+        h("td", {}, h("span", { class: `badge ${job.status}` }, job.status.replace(/_/g, " "))),
         h("td", {}, h("div", { class: "progress" }, bar)),
         h("td", { class: "num" }, job.duration_ms === null ? "–" : ms(job.duration_ms)),
         h("td", { class: "num" }, `$${job.cost_total_usd.toFixed(4)}`),
@@ -577,10 +577,19 @@ async function loadJobs() {
   }
 }
 
+// Node figures worth a glance, most telling first; ids and empty values are left out.
+const META_ORDER = [
+  "detail", "error", "events_per_min", "last_seen_ms", "loss_ratio", "latency_ms", "rows", "last_at_ms",
+  "progress", "last_run_ms", "finished_at", "count",
+];
+
 function metaText(meta) {
   if (!meta) return "";
+  const rank = (key) => (META_ORDER.includes(key) ? META_ORDER.indexOf(key) : META_ORDER.length);
   return Object.entries(meta)
-    .filter(([, value]) => value !== null && value !== undefined && typeof value !== "object")
+    .filter(([key, value]) => value !== null && value !== undefined && value !== "" && typeof value !== "object")
+    .filter(([key]) => !key.endsWith("_id") && !["service", "environment", "engine", "connector_kind", "job_kind"].includes(key))
+    .sort(([a], [b]) => rank(a) - rank(b))
     .slice(0, 3)
     .map(([key, value]) => metaItem(key, value))
     .join(" · ");
@@ -589,12 +598,16 @@ function metaText(meta) {
 function metaItem(key, value) {
   const words = (suffix) => key.slice(0, -suffix.length).replace(/_/g, " ");
   if (typeof value === "number") {
-    if (key.endsWith("_at")) return `${words("_at")} ${ago(value)}`;
+    const epoch = value > 1e12; // epoch milliseconds, whatever the suffix
+    if (key.endsWith("_at") || (key.endsWith("_ms") && epoch)) return `${words(key.endsWith("_at") ? "_at" : "_ms").replace(/ at$/, "")} ${ago(value)}`;
     if (key.endsWith("_ms")) return `${words("_ms")} ${ms(value)}`;
+    if (key.endsWith("_ratio") || key === "progress") return `${key.replace(/_ratio$/, "").replace(/_/g, " ")} ${percent(value, 1)}`;
     if (key.endsWith("_s")) return `${words("_s")} ${value}s`;
     if (key.endsWith("_bytes")) return `${words("_bytes")} ${bytes(value)}`;
+    if (key.endsWith("_usd")) return `${words("_usd")} $${value.toFixed(4)}`;
     return `${key.replace(/_/g, " ")} ${compact(value)}`;
   }
+  if (key === "detail" || key === "error") return String(value);
   return `${key.replace(/_/g, " ")} ${value}`;
 }
 
@@ -615,7 +628,7 @@ function treeNode(node, depth) {
       { class: "tree-node" },
       toggle,
       h("div", {}, h("div", { class: "tree-kind" }, node.kind || ""), h("div", { class: "tree-name" }, node.name)),
-      node.status ? h("span", { class: `badge ${node.status}` }, node.status) : null,
+      node.status ? h("span", { class: `badge ${node.status}` }, node.status.replace(/_/g, " ")) : null,
       h("div", { class: "tree-meta" }, metaText(node.meta)),
     ),
     children.length ? list : null,
