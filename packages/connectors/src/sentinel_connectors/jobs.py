@@ -18,13 +18,37 @@ log = structlog.get_logger("sentinel.jobs")
 _UPDATE_ATTEMPTS = 8
 
 
+def job_meta(job: Job) -> dict[str, Any]:
+    """The ``meta`` of a job's node in its project's state tree."""
+    return {
+        "job_kind": job.kind,
+        "progress": job.progress,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "error": job.error,
+        "cost_usd": round(sum(job.cost.values()), 6),
+    }
+
+
+def job_node_update(job: Job) -> dict[str, Any]:
+    """A job's node as the ``state`` topic carries it: the same fields as in the tree, under ``layer:jobs``."""
+    return {
+        "id": f"job:{job.id}",
+        "name": job.name,
+        "kind": "job",
+        "status": job.status,
+        "meta": job_meta(job),
+        "parent": "layer:jobs",
+        "removed": False,
+    }
+
+
 async def announce(client: redis.Redis, job: Job) -> None:
     """Publish a job change on the project's ``jobs`` topic and its node on the ``state`` topic (best effort:
     a Redis hiccup never fails the change itself, which is already stored)."""
     try:
         await publish_update(client, job.project_id, "jobs", JobOut.of(job))
-        node = {"id": f"job:{job.id}", "kind": "job", "name": job.name, "status": job.status}
-        await publish_update(client, job.project_id, "state", node)
+        await publish_update(client, job.project_id, "state", job_node_update(job))
     except redis.RedisError as exc:
         log.warning("job_update_not_published", job_id=job.id, error=str(exc))
 

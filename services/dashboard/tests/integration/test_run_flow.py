@@ -43,7 +43,8 @@ from sentinel_flows import AwsClients, FlowSettings, StepFunctionsRunner
 from sentinel_flowtasks import AnalysisSettings
 from sentinel_local import ClickHouseEngine, MotoEngine, RedisEngine, SeaweedS3Engine, free_port
 from sentinel_queue import encode_entry
-from sentinel_sandbox import E2BSettings, LocalSandboxSettings, ModalSettings
+from sentinel_sandbox import SIGNATURE_HEADER, E2BSettings, LocalSandboxSettings, ModalSettings, job_secret, sign
+from sentinel_sandbox.callback import encode_body
 from sentinel_sandbox.modal_runner import ModalRunner
 from sentinel_sandbox.testing import ExecuteServer, LocalModalRemote
 from sentinel_storage import S3ObjectStore
@@ -54,6 +55,7 @@ SECRET = "run-flow-test-secret-0123456789-abcdefghij"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sentinel-flows"
 HOUR = 3_600_000
 EVENTS = 120
+URL = "/api/webhooks/sandbox-callback"
 
 SCRIPT = """
 import json, os, urllib.request
@@ -76,6 +78,15 @@ CRASHING_SCRIPT = 'raise RuntimeError("the model did not converge")\n'
 FAILURE_REPORTING_SCRIPT = """
 from sentinel_callback import post_result
 post_result("failed", None, logs="ZeroDivisionError: division by zero in step 3")
+"""
+
+WAITING_SCRIPT = """
+import pathlib, time
+here = pathlib.Path({folder!r})
+(here / "started").write_text("1")
+deadline = time.monotonic() + 60
+while not (here / "go").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
 """
 
 
@@ -219,8 +230,14 @@ async def _build(
     return settings, stack
 
 
-async def _sse_jobs(client: httpx.AsyncClient, stack: Stack, job_seen: asyncio.Queue[dict[str, Any]]) -> None:
-    """Forward every ``jobs`` update of the project's SSE stream into ``job_seen``."""
+async def _sse_jobs(
+    client: httpx.AsyncClient,
+    stack: Stack,
+    job_seen: asyncio.Queue[dict[str, Any]],
+    state_seen: list[dict[str, Any]] | None = None,
+) -> None:
+    """Forward every ``jobs`` update of the project's SSE stream into ``job_seen`` (``state`` ones to
+    ``state_seen``)."""
     params = {"project_id": stack.project_id, "topics": "jobs,state"}
     async with client.stream("GET", "/events", params=params, headers=stack.headers, timeout=None) as response:
         assert response.status_code == 200
@@ -230,6 +247,8 @@ async def _sse_jobs(client: httpx.AsyncClient, stack: Stack, job_seen: asyncio.Q
                 event = line.partition(":")[2].strip()
             elif line.startswith("data:") and event == "jobs":
                 await job_seen.put(json.loads(line.partition(":")[2]))
+            elif line.startswith("data:") and event == "state" and state_seen is not None:
+                state_seen.append(json.loads(line.partition(":")[2]))
 
 
 async def _final_over_sse(job_seen: asyncio.Queue[dict[str, Any]], job_id: str, timeout_s: float) -> dict[str, Any]:
@@ -243,11 +262,16 @@ async def _final_over_sse(job_seen: asyncio.Queue[dict[str, Any]], job_id: str, 
 
 
 async def _run(
-    client: httpx.AsyncClient, stack: Stack, script_key: str, **extra: Any
+    client: httpx.AsyncClient,
+    stack: Stack,
+    script_key: str,
+    state_seen: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Start the analysis and return (the 202 answer, the final job as it arrived over SSE)."""
+    """Start the analysis and return (the 202 answer, the final job as it arrived over SSE); with ``state_seen``,
+    also wait until the final job's node has arrived on the ``state`` topic."""
     job_seen: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    listener = asyncio.create_task(_sse_jobs(client, stack, job_seen))
+    listener = asyncio.create_task(_sse_jobs(client, stack, job_seen, state_seen))
     try:
         await asyncio.sleep(0.3)  # the stream is subscribed before the job starts
         body = {
@@ -258,6 +282,13 @@ async def _run(
         started = await client.post("/api/orchestration/run-flow", json=body, headers=stack.headers)
         assert started.status_code == 202, started.text
         final = await _final_over_sse(job_seen, started.json()["id"], timeout_s=90)
+        if state_seen is not None:
+            node = (f"job:{final['id']}", final["status"])
+            for _ in range(200):
+                if node in [(update["id"], update["status"]) for update in state_seen]:
+                    break
+                await asyncio.sleep(0.05)
+            assert node in [(update["id"], update["status"]) for update in state_seen], state_seen
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
@@ -321,10 +352,22 @@ class TestEmbedded:
             _Server(create_app(settings), settings.dashboard.port),
             httpx.AsyncClient(base_url=stack.url) as client,
         ):
-            started, final = await _run(client, stack, key)
+            state_seen: list[dict[str, Any]] = []
+            started, final = await _run(client, stack, key, state_seen)
             await _check_succeeded(client, stack, started, final, "e2b")
             listed = (await client.get(f"/api/projects/{stack.project_id}/jobs", headers=stack.headers)).json()
             assert [job["id"] for job in listed["items"]] == [started["id"]]
+            # The job's node in the state tree changed with it, and that change came over SSE as well.
+            nodes = [update for update in state_seen if update["id"] == f"job:{started['id']}"]
+            assert [node["status"] for node in nodes][-1] == "succeeded", nodes
+            assert {node["parent"] for node in nodes} == {"layer:jobs"}
+            assert nodes[-1]["meta"]["job_kind"] == "flow"
+            tree = (await client.get(f"/api/projects/{stack.project_id}/state", headers=stack.headers)).json()
+            layers = {layer["id"]: layer for layer in tree["root"]["children"]}
+            [job_node] = layers["layer:jobs"]["children"]
+            assert (job_node["id"], job_node["status"]) == (f"job:{started['id']}", "succeeded")
+            [script] = layers["layer:scripts"]["children"]
+            assert (script["id"], script["meta"]["last_run"]["status"]) == ("script:latency.py", "succeeded")
         await stack.objects.close()
 
     async def test_modal_through_its_adapter(
@@ -380,6 +423,121 @@ class TestEmbedded:
             assert "artifact" not in seen["result"]
             gold = f"tenants/{stack.tenant_id}/projects/{stack.project_id}/gold/{started['id']}.json"
             assert not await stack.objects.exists(gold)
+        await stack.objects.close()
+
+    async def test_a_waiting_flow_resumes_only_on_a_valid_callback_and_only_once(
+        self,
+        tmp_path: Path,
+        redis_server: RedisEngine,
+        s3_server: SeaweedS3Engine,
+        ch_database: ClickHouseSettings,
+        execute_server: ExecuteServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The script waits (its task token stored on the job) while the test plays the sandbox's callbacks."""
+        settings, stack = await _build(tmp_path, redis_server, s3_server, ch_database, execute_server)
+        folder = tmp_path / "script"
+        folder.mkdir()
+        key = await stack.upload("waits.py", WAITING_SCRIPT.format(folder=str(folder)))
+        app = create_app(settings)
+        job_seen: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        async with _Server(app, settings.dashboard.port), httpx.AsyncClient(base_url=stack.url) as client:
+            runtime = app.state.flows
+            answered: list[str] = []
+            send_task_success = runtime.runner.send_task_success
+
+            async def counted(token: str, output: Any) -> None:
+                answered.append(token)  # every attempt, answered or refused as already answered
+                await send_task_success(token, output)
+
+            monkeypatch.setattr(runtime.runner, "send_task_success", counted)
+            listener = asyncio.create_task(_sse_jobs(client, stack, job_seen))
+            try:
+                await asyncio.sleep(0.3)
+                body = {
+                    "project_id": stack.project_id,
+                    "flow": "analysis",
+                    "input": {"script_key": key, "window": stack.window},
+                }
+                started = await client.post("/api/orchestration/run-flow", json=body, headers=stack.headers)
+                assert started.status_code == 202, started.text
+                job_id = started.json()["id"]
+                for _ in range(600):
+                    if (folder / "started").exists():
+                        break
+                    await asyncio.sleep(0.05)
+                assert (folder / "started").exists(), "the script never started"
+
+                store = SqliteControlStore(Path(settings.control.sqlite_path))
+                waiting = await store.find_job(job_id)
+                await store.close()
+                assert waiting is not None
+                assert waiting.task_token is not None
+                execution_id = waiting.result["execution_id"]
+                secret = job_secret(SECRET, job_id)
+                callback = encode_body(job_id, "succeeded", {"rows": 7}, logs="seven rows", usage={"cpu_s": 0.5})
+                now = int(time.time())
+
+                refused = {
+                    "altered-body": (
+                        callback.replace(b'"rows":7', b'"rows":8'),
+                        sign(secret, callback, now),
+                    ),
+                    "wrong-secret": (callback, sign(job_secret(SECRET, "job_" + "0" * 22), callback, now)),
+                    "stale": (callback, sign(secret, callback, now - 301)),
+                    "garbled": (callback, "t=1,v1=nothex"),
+                }
+                for name, (payload, signature) in refused.items():
+                    answer = await client.post(URL, content=payload, headers={SIGNATURE_HEADER: signature})
+                    assert (answer.status_code, answer.json()["error"]) == (401, "invalid_signature"), name
+                unsigned = await client.post(URL, content=callback)
+                assert unsigned.status_code == 401
+
+                # Nothing moved: the job still waits on its token and the execution on its RunScript task.
+                job = (await client.get(f"/api/jobs/{job_id}", headers=stack.headers)).json()
+                assert (job["status"], job["progress"]) == ("running", 0.5)
+                assert "script" not in job["result"]
+                description = await runtime.runner.describe(execution_id)
+                assert description.status.value == "RUNNING"
+                assert (description.states[-1].name, description.states[-1].exited_at) == ("RunScript", None)
+                assert waiting.task_token not in answered  # (the local runner answers its own tasks here too)
+
+                headers = {SIGNATURE_HEADER: sign(secret, callback, now)}
+                accepted = await client.post(URL, content=callback, headers=headers)
+                assert accepted.status_code == 200, accepted.text
+                assert accepted.json() == {"job_id": job_id, "status": "running", "duplicate": False}
+                assert answered.count(waiting.task_token) == 1
+                (folder / "go").write_text("1")
+                final = await _final_over_sse(job_seen, job_id, timeout_s=60)
+                assert final["status"] == "succeeded", final
+
+                # The execution's transitions and the billed seconds land just after the job finishes.
+                for _ in range(200):
+                    finished = (await client.get(f"/api/jobs/{job_id}", headers=stack.headers)).json()
+                    if {"flow_transitions", "sandbox_seconds"} <= finished["result"].get("usage", {}).keys():
+                        break
+                    await asyncio.sleep(0.05)
+                assert {"flow_transitions", "sandbox_seconds"} <= finished["result"]["usage"].keys(), finished
+                assert finished["result"]["script"]["result"] == {"rows": 7}
+                for replay in (headers, {SIGNATURE_HEADER: sign(secret, callback, int(time.time()))}):
+                    again = await client.post(URL, content=callback, headers=replay)
+                    assert again.status_code == 200
+                    assert again.json() == {"job_id": job_id, "status": "succeeded", "duplicate": True}
+                different = encode_body(job_id, "succeeded", {"rows": 9})
+                conflict = await client.post(
+                    URL, content=different, headers={SIGNATURE_HEADER: sign(secret, different, int(time.time()))}
+                )
+                assert conflict.status_code == 409
+                assert answered.count(waiting.task_token) == 1  # the token was answered once
+                assert (await client.get(f"/api/jobs/{job_id}", headers=stack.headers)).json() == finished
+                description = await runtime.runner.describe(execution_id)
+                assert description.status.value == "SUCCEEDED"
+                assert [state.name for state in description.states].count("RunScript") == 1
+                artifact = json.loads(await stack.objects.get(finished["result"]["artifact"]["key"]))
+                assert artifact["result"] == {"rows": 7}
+            finally:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
         await stack.objects.close()
 
 

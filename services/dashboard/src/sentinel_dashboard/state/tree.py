@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import structlog
 
 from sentinel_analytics.layers import LayersReader, SourceFigures, TableFigures
+from sentinel_connectors.jobs import job_meta
 from sentinel_control import ControlStore, Job, Project
 from sentinel_dashboard.layers.health import ConnectorsHealth
 from sentinel_dashboard.scripts.payloads import ScriptOut
@@ -105,20 +106,7 @@ def table_node(table: TableFigures, now_ms: int) -> Node:
 
 
 def job_node(job: Job) -> Node:
-    return Node(
-        id=f"job:{job.id}",
-        name=job.name,
-        kind="job",
-        status=job.status,
-        meta={
-            "job_kind": job.kind,
-            "progress": job.progress,
-            "created_at": job.created_at,
-            "finished_at": job.finished_at,
-            "error": job.error,
-            "cost_usd": round(sum(job.cost.values()), 6),
-        },
-    )
+    return Node(id=f"job:{job.id}", name=job.name, kind="job", status=job.status, meta=job_meta(job))
 
 
 def _last_run(script: ScriptOut, jobs: list[Job]) -> dict[str, Any] | None:
