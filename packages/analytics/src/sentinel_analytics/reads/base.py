@@ -34,6 +34,8 @@ from sentinel_analytics.reads.types import (
 )
 
 _PROJECT_GRAINS = (HOUR, MINUTE)
+# Sorting by a percentile merges every group's sketch; other sorts merge only the page's (the *_top queries).
+_PERCENTILE_SORTS = frozenset({"p50_ms", "p95_ms", "p99_ms"})
 
 
 def _scope(scope: Scope) -> dict[str, Any]:
@@ -69,7 +71,7 @@ class SqlReader(abc.ABC):
     async def endpoints(
         self, scope: Scope, *, sort: EndpointSort, order: Order, limit: int, after: EndpointCursor | None
     ) -> list[EndpointFigures]:
-        grains = (DAY, HOUR, MINUTE)
+        grains = (DAY, HOUR)
         params = {
             **_window(scope, grains, grains),
             "sort": sort,
@@ -80,7 +82,8 @@ class SqlReader(abc.ABC):
             "after_method": after.method if after else "",
             "after_route": after.route if after else "",
         }
-        return parse.endpoints(await self._rows("metrics_endpoints", params))
+        query = "metrics_endpoints" if sort in _PERCENTILE_SORTS else "metrics_endpoints_top"
+        return parse.endpoints(await self._rows(query, params))
 
     async def status_codes(self, scope: Scope) -> list[StatusCount]:
         return parse.status_codes(
@@ -100,7 +103,8 @@ class SqlReader(abc.ABC):
             "after_key": after.key if after else 0.0,
             "after_consumer": after.consumer_id if after else "",
         }
-        return parse.consumers(await self._rows("metrics_consumers", params))
+        query = "metrics_consumers" if sort in _PERCENTILE_SORTS else "metrics_consumers_top"
+        return parse.consumers(await self._rows(query, params))
 
     async def requests(
         self, scope: Scope, filters: RequestFilter, *, limit: int, before: RequestCursor | None

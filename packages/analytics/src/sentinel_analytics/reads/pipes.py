@@ -22,6 +22,8 @@ DESCRIPTIONS = {
     "metrics_loss": "What the SDKs delivered and report having lost, over the minutes of a window.",
     "metrics_timeseries": "Requests, errors and latency percentiles per time bucket.",
     "metrics_endpoints": "Figures per method and route, in a requested order, after a keyset cursor.",
+    "metrics_endpoints_top": "Figures per method and route in a count order; sketches merged for the page only.",
+    "metrics_consumers_top": "Figures per consumer in a count order; sketches merged for the page only.",
     "metrics_status_codes": "Requests per status code.",
     "metrics_consumers": "Requests, errors and p95 per consumer, in a requested order, after a keyset cursor.",
     "request_log": "The request log, newest first, with filters and a keyset cursor.",

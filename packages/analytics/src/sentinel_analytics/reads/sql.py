@@ -48,39 +48,51 @@ _OUTER_FIGURES = (
 )
 
 
-def _union(levels: list[tuple[str, str, str]], raw: str, *, keys: str = "", raw_keys: str = "", extra: str = "") -> str:
+def _union(
+    levels: list[tuple[str, str, str]],
+    *,
+    keys: str = "",
+    raw_keys: str = "",
+    extra: str = "",
+    rollup: str = _ROLLUP_FIGURES,
+    raw: str = _RAW_FIGURES,
+    where: str = "",
+) -> str:
     """UNION ALL of one branch per rollup level ``(table, time column, parameter prefix)`` and the raw table.
 
     ``keys`` are the rollup branches' group keys (may use the time column through ``{time}``), ``raw_keys`` the
-    raw branch's; ``extra`` is a pair ``rollup;raw`` of more aggregate columns.
+    raw branch's; ``extra`` is a pair ``rollup;raw`` of more aggregate columns; ``rollup`` and ``raw`` the
+    aggregates of each kind of branch; ``where`` one more condition on every branch.
     """
     extra_rollup, _, extra_raw = extra.partition(";")
     branches = []
     for table, time_column, name in levels:
         select_keys = keys.replace("{time}", time_column)
         branches.append(
-            f"SELECT {select_keys}{', ' if keys else ''}{_ROLLUP_FIGURES}{extra_rollup} FROM {table}"
-            f" WHERE {FILTER} AND {_ranges(time_column, name, raw=False)}"
+            f"SELECT {select_keys}{', ' if keys else ''}{rollup}{extra_rollup} FROM {table}"
+            f" WHERE {FILTER} AND {_ranges(time_column, name, raw=False)}{where}"
             + (f" GROUP BY {select_keys}" if keys else "")
         )
     raw_select = raw_keys.replace("{time}", "timestamp")
     branches.append(
-        f"SELECT {raw_select}{', ' if raw_keys else ''}{_RAW_FIGURES}{extra_raw} FROM events"
-        f" WHERE {FILTER} AND {_ranges('timestamp', 'r', raw=True)}{raw}"
+        f"SELECT {raw_select}{', ' if raw_keys else ''}{raw}{extra_raw} FROM events"
+        f" WHERE {FILTER} AND {_ranges('timestamp', 'r', raw=True)}{where}"
         + (f" GROUP BY {raw_select}" if raw_keys else "")
     )
     return "\nUNION ALL\n".join(branches)
 
 
 _PROJECT_LEVELS = [("project_1h", "hour", "h"), ("project_1m", "minute", "m")]
-_ENDPOINT_LEVELS = [("endpoints_1d", "day", "d"), ("endpoints_1h", "hour", "h"), ("requests_1m", "minute", "m")]
+# No minute level for endpoints: per method and route, minute rows hold about one event each (requests_1m barely
+# compresses), so the raw table answers the sub-hour edges as cheaply.
+_ENDPOINT_LEVELS = [("endpoints_1d", "day", "d"), ("endpoints_1h", "hour", "h")]
 _CONSUMERS_ROLLUP = ", uniqMergeState(consumers) AS consumers"
 _CONSUMERS_RAW = ", uniqStateIf(assumeNotNull(consumer_id), consumer_id IS NOT NULL) AS consumers"
 
 OVERVIEW = f"""
 SELECT {_OUTER_FIGURES}, uniqMerge(consumers) AS consumers
 FROM (
-{_union(_PROJECT_LEVELS, "", extra=_CONSUMERS_ROLLUP + ";" + _CONSUMERS_RAW)}
+{_union(_PROJECT_LEVELS, extra=_CONSUMERS_ROLLUP + ";" + _CONSUMERS_RAW)}
 )
 """
 
@@ -99,7 +111,7 @@ TIMESERIES = f"""
 SELECT bucket, sum(requests) AS requests, sum(errors_4xx) + sum(errors_5xx) AS errors,
        quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency
 FROM (
-{_union(_PROJECT_LEVELS, "", keys=_BUCKET, raw_keys=_BUCKET)}
+{_union(_PROJECT_LEVELS, keys=_BUCKET, raw_keys=_BUCKET)}
 )
 GROUP BY bucket
 ORDER BY bucket
@@ -126,7 +138,7 @@ SELECT method, route, requests, errors_4xx, errors_5xx, duration_sum, latency, r
 FROM (
     SELECT method, route, {_OUTER_FIGURES}
     FROM (
-{_union(_ENDPOINT_LEVELS, "", keys=_ENDPOINT_KEYS, raw_keys=_ENDPOINT_RAW_KEYS)}
+{_union(_ENDPOINT_LEVELS, keys=_ENDPOINT_KEYS, raw_keys=_ENDPOINT_RAW_KEYS)}
     )
     GROUP BY method, route
 )
@@ -134,6 +146,64 @@ WHERE {{has_after:UInt8}} = 0
    OR (sort_key, method, route) > ({{after_key:Float64}}, {{after_method:String}}, {{after_route:String}})
 ORDER BY sort_key, method, route
 LIMIT {{limit:UInt32}}
+"""
+
+_SUMS_ROLLUP = (
+    "sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx, "
+    "sum(duration_sum) AS duration_sum, sum(request_size_sum) AS request_size_sum, "
+    "sum(response_size_sum) AS response_size_sum"
+)
+_SUMS_RAW = (
+    "count() AS requests, countIf(status >= 400 AND status < 500) AS errors_4xx, "
+    "countIf(status >= 500) AS errors_5xx, sum(duration_ms) AS duration_sum, sum(request_size) AS request_size_sum, "
+    "sum(response_size) AS response_size_sum"
+)
+_STATES_ROLLUP = "quantileTDigestMergeState(duration_q) AS duration_q"
+_STATES_RAW = "quantileTDigestState(duration_ms) AS duration_q"
+
+_ENDPOINT_COUNT_KEY = """multiIf(
+    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
+    {sort:String} = 'avg_request_size', if(requests = 0, 0, request_size_sum / requests),
+    {sort:String} = 'avg_response_size', if(requests = 0, 0, response_size_sum / requests),
+    toFloat64(requests)
+) * if({order:String} = 'desc', -1, 1)"""
+
+#: Endpoints sorted by a count: the page is chosen from cheap sums, and latency sketches are merged only for the
+#: page's endpoints (merging sketches is what a wide window costs). Same answers as ``ENDPOINTS``.
+ENDPOINTS_TOP = f"""
+WITH page AS (
+    SELECT method, route, {_SUMS_ROLLUP}, {_ENDPOINT_COUNT_KEY} AS sort_key
+    FROM (
+{_union(_ENDPOINT_LEVELS, keys=_ENDPOINT_KEYS, raw_keys=_ENDPOINT_RAW_KEYS, rollup=_SUMS_ROLLUP, raw=_SUMS_RAW)}
+    )
+    GROUP BY method, route
+    HAVING {{has_after:UInt8}} = 0
+        OR (sort_key, method, route) > ({{after_key:Float64}}, {{after_method:String}}, {{after_route:String}})
+    ORDER BY sort_key, method, route
+    LIMIT {{limit:UInt32}}
+)
+SELECT page.method AS method, page.route AS route, page.requests AS requests, page.errors_4xx AS errors_4xx,
+       page.errors_5xx AS errors_5xx, page.duration_sum AS duration_sum, sketches.latency AS latency,
+       page.request_size_sum AS request_size_sum, page.response_size_sum AS response_size_sum,
+       page.sort_key AS sort_key
+FROM page
+LEFT JOIN (
+    SELECT method, route, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency
+    FROM (
+{
+    _union(
+        _ENDPOINT_LEVELS,
+        keys=_ENDPOINT_KEYS,
+        raw_keys=_ENDPOINT_RAW_KEYS,
+        rollup=_STATES_ROLLUP,
+        raw=_STATES_RAW,
+        where=" AND (method, route) IN (SELECT method, route FROM page)",
+    )
+}
+    )
+    GROUP BY method, route
+) AS sketches ON page.method = sketches.method AND page.route = sketches.route
+ORDER BY sort_key, method, route
 """
 
 STATUS_CODES = (
@@ -214,6 +284,72 @@ LIMIT {limit:UInt32}
     .replace("{filter}", FILTER)
 )
 
+_CONSUMER_SUMS = """
+    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx
+    FROM {table} WHERE {filter} AND consumer_id != '' AND {ranges}
+    GROUP BY consumer_id"""
+_CONSUMER_SUMS_RAW = """
+    SELECT assumeNotNull(consumer_id) AS consumer_id, anyLast(consumer_name) AS consumer_name,
+           anyLast(consumer_group) AS consumer_group, count() AS requests,
+           countIf(status >= 400 AND status < 500) AS errors_4xx, countIf(status >= 500) AS errors_5xx
+    FROM events WHERE {filter} AND consumer_id != '' AND {ranges}
+    GROUP BY consumer_id"""
+_CONSUMER_STATES = """
+    SELECT consumer_id, quantileTDigestMergeState(duration_q) AS duration_q
+    FROM {table} WHERE {filter} AND consumer_id IN (SELECT consumer_id FROM page) AND {ranges}
+    GROUP BY consumer_id"""
+_CONSUMER_STATES_RAW = """
+    SELECT assumeNotNull(consumer_id) AS consumer_id, quantileTDigestState(duration_ms) AS duration_q
+    FROM events WHERE {filter} AND consumer_id IN (SELECT consumer_id FROM page) AND {ranges}
+    GROUP BY consumer_id"""
+_CONSUMER_COUNT_KEY = """multiIf(
+    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
+    toFloat64(requests)
+) * if({order:String} = 'desc', -1, 1)"""
+
+
+def _consumer_levels(day: str, hour: str, raw: str) -> str:
+    """The day, hour and raw branches of a consumer query, joined by UNION ALL."""
+    return "\n    UNION ALL".join(
+        (
+            day.replace("{table}", "consumers_1d").replace("{ranges}", _ranges("day", "d", raw=False)),
+            hour.replace("{table}", "consumers_1h").replace("{ranges}", _ranges("hour", "h", raw=False)),
+            raw.replace("{ranges}", _ranges("timestamp", "r", raw=True)),
+        )
+    ).replace("{filter}", FILTER)
+
+
+#: Consumers sorted by a count: the page from cheap sums, p95 merged only for the page's consumers.
+CONSUMERS_TOP = (
+    """
+WITH page AS (
+    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
+           {key} AS sort_key
+    FROM ({sums}
+    )
+    GROUP BY consumer_id
+    HAVING {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
+    ORDER BY sort_key, consumer_id
+    LIMIT {limit:UInt32}
+)
+SELECT page.consumer_id AS consumer_id, page.consumer_name AS consumer_name, page.consumer_group AS consumer_group,
+       page.requests AS requests, page.errors_4xx AS errors_4xx, page.errors_5xx AS errors_5xx,
+       sketches.p95_ms AS p95_ms, page.sort_key AS sort_key
+FROM page
+LEFT JOIN (
+    SELECT consumer_id, quantileTDigestMerge(0.95)(duration_q) AS p95_ms
+    FROM ({states}
+    )
+    GROUP BY consumer_id
+) AS sketches ON page.consumer_id = sketches.consumer_id
+ORDER BY sort_key, consumer_id
+""".replace("{key}", _CONSUMER_COUNT_KEY)
+    .replace("{sums}", _consumer_levels(_CONSUMER_SUMS, _CONSUMER_SUMS, _CONSUMER_SUMS_RAW))
+    .replace("{states}", _consumer_levels(_CONSUMER_STATES, _CONSUMER_STATES, _CONSUMER_STATES_RAW))
+)
+
 _REQUEST_COLUMNS = """event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
        environment, method, path, route, status, duration_ms, request_size, response_size, consumer_id,
        consumer_name, error"""
@@ -250,8 +386,10 @@ QUERIES = {
     "metrics_loss": LOSS,
     "metrics_timeseries": TIMESERIES,
     "metrics_endpoints": ENDPOINTS,
+    "metrics_endpoints_top": ENDPOINTS_TOP,
     "metrics_status_codes": STATUS_CODES,
     "metrics_consumers": CONSUMERS,
+    "metrics_consumers_top": CONSUMERS_TOP,
     "request_log": REQUESTS,
     "request_detail": REQUEST,
 }
