@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import msgspec
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sentinel_analytics.clickhouse_client import create_client
 from sentinel_config import ClickHouseSettings
@@ -25,6 +26,9 @@ _IDENT = re.compile(r"^[A-Za-z0-9_]+$")
 RAW_TABLES = frozenset({"events", "batches", "dead_letters"})
 SOURCE_WINDOW_S = 24 * 3600
 RATE_WINDOW_S = 5 * 60
+
+LayersError = ClickHouseError
+"""What the reads below raise when the store is unreachable or refuses a query (clickhouse-connect's base error)."""
 
 
 class SourceFigures(msgspec.Struct, kw_only=True):

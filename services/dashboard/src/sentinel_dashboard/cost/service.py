@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 import msgspec
 import structlog
 
-from sentinel_analytics.layers import LayersReader
+from sentinel_analytics.layers import LayersError, LayersReader, StorageFigures
+from sentinel_analytics.reads import ReadError
 from sentinel_control import ConflictError, ControlStore, Job, JobChanges
 from sentinel_dashboard.cost.jobs import job_cost, job_lines, line, record_of, recorded_lines
 from sentinel_dashboard.cost.payloads import CostLine, CostReport, JobCost
@@ -35,6 +36,7 @@ from sentinel_storage import ObjectStore
 log = structlog.get_logger("sentinel.cost")
 
 MAX_JOBS = 1000
+_TIMEOUT_MARKS = ("TIMEOUT_EXCEEDED", "TOO_SLOW", "Code: 159.", "Code: 160.")
 GB = 1e9
 
 
@@ -44,6 +46,19 @@ def month_bounds(month: str) -> tuple[int, int]:
     start = datetime(year, number, 1, tzinfo=UTC)
     days = monthrange(year, number)[1]
     return int(start.timestamp() * 1000), int(start.timestamp() * 1000) + days * 86_400_000
+
+
+async def _store_figures(layers: LayersReader, project_id: str, month: str) -> tuple[StorageFigures, tuple[int, int]]:
+    """The project's storage and the month's ingest from the store; a store that cannot answer is a ``ReadError``
+    (answered 503, or 504 for a query stopped at its time limit, like every analytics read)."""
+    try:
+        return await asyncio.gather(layers.storage(project_id, month), layers.month_ingest(project_id, month))
+    except LayersError as exc:
+        text = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+        raise ReadError(
+            f"the analytics store could not report the project's figures: {text}",
+            timeout=any(mark in str(exc) for mark in _TIMEOUT_MARKS),
+        ) from exc
 
 
 async def _archive(objects: ObjectStore, project_id: str, month: str) -> tuple[int, int]:
@@ -118,8 +133,8 @@ async def project_cost(
     jobs_task = _month_jobs(control, tenant_id, project_id, month)
     archive_task = _archive(objects, project_id, month)
     if layers is not None:
-        storage, ingest, jobs, (archive_objects, archive_bytes) = await asyncio.gather(
-            layers.storage(project_id, month), layers.month_ingest(project_id, month), jobs_task, archive_task
+        (storage, ingest), jobs, (archive_objects, archive_bytes) = await asyncio.gather(
+            _store_figures(layers, project_id, month), jobs_task, archive_task
         )
         stored_bytes, (events, _batches) = storage.total_bytes, ingest
         storage_basis = "compressed bytes, apportioned by rows per partition: " + ", ".join(
