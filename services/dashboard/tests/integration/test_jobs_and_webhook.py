@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from sentinel_control import ControlStore, Job, new_id, now_ms
 from sentinel_dashboard.jobs.service import job_secret
+from sentinel_dashboard.webhooks.routes import MAX_RESULT_BYTES
 from sentinel_queue import updates_stream
 from sentinel_sandbox import SIGNATURE_HEADER, sign
 
@@ -127,6 +128,36 @@ class TestCallback:
         body = callback_body(job.id)
         response = await client.post(URL, content=body, headers=signed(client, other.id, body))
         assert response.status_code == 401
+
+    async def test_a_result_too_large_to_keep_is_413_and_a_large_one_is_kept(
+        self, client: Client, store: ControlStore, tenant_a: Any
+    ) -> None:
+        """The job record must fit a DynamoDB item (400 KB) and the flow's answer a Step Functions payload (256 KB)."""
+        _, job = await project_and_job(client, store, tenant_a)
+        too_large = callback_body(job.id, result={"rows": ["x" * 1000] * (MAX_RESULT_BYTES // 1000 + 1)})
+        response = await client.post(URL, content=too_large, headers=signed(client, job.id, too_large))
+        assert response.status_code == 413, response.text
+        assert response.json()["field"] == "result"
+        stored = await store.get_job(tenant_a.id, job.id)
+        assert stored is not None
+        assert (stored.status, stored.callback_digest) == ("running", None)
+
+        large = {"rows": ["x" * 1000] * (MAX_RESULT_BYTES // 1000 - 2)}
+        body = callback_body(job.id, result=large)
+        response = await client.post(URL, content=body, headers=signed(client, job.id, body))
+        assert response.status_code == 200, response.text
+        kept = await store.get_job(tenant_a.id, job.id)
+        assert kept is not None
+        assert kept.result is not None
+        assert kept.result["output"] == large
+
+    async def test_too_many_usage_figures_are_400(self, client: Client, store: ControlStore, tenant_a: Any) -> None:
+        _, job = await project_and_job(client, store, tenant_a)
+        payload = json.loads(callback_body(job.id))
+        payload["usage"] = {f"figure_{n}": n for n in range(10_000)}
+        body = json.dumps(payload).encode()
+        response = await client.post(URL, content=body, headers=signed(client, job.id, body))
+        assert (response.status_code, response.json()["field"]) == (400, "$.usage")
 
     async def test_unknown_job_is_404(self, client: Client) -> None:
         ghost = new_id("job")

@@ -1,12 +1,12 @@
 """``POST /api/webhooks/sandbox-callback``: a sandbox script reports its result.
 
 The body is ``{job_id, status, result, logs, usage}``; ``X-Sentinel-Signature: t=<unix s>,v1=<hex>`` signs
-``"<t>." + raw body`` with the job's secret (derived from the server secret and the job id, handed to the script
-when it starts). Checks, in order: the body is a callback (400), the signature and a timestamp at most five
-minutes old (401), the job exists (404). The first accepted callback updates the job, its node in the state
-tree and both SSE topics; a repeat of the same body gets the same answer and changes nothing; a different body
-for a job that already has its callback is a 409. When a flow waits for the script (the job holds a task
-token), the callback is recorded on the job and resumes the flow, whose last step finishes the job.
+``"<t>." + raw body`` with the job's secret (derived from the server secret and the job id, handed to the script when it
+starts). Checks, in order: the body is a callback (400), the signature and a timestamp at most five minutes old
+(401), a result of at most 128 KiB of JSON (413), the job exists (404). The first accepted callback updates the job,
+its node in the state tree and both SSE topics; a repeat of the same body gets the same answer and changes nothing;
+a different body for a job that already has its callback is a 409. When a flow waits for the script (the job holds a
+task token), the callback is recorded on the job and resumes the flow, whose last step finishes the job.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from sentinel_service import ApiError
 log = structlog.get_logger("sentinel.webhooks")
 
 MAX_CALLBACK_BYTES = 1024 * 1024
+MAX_RESULT_BYTES = 128 * 1024
+"""A result is kept on the job record (a DynamoDB item holds at most 400 KB) and answers the flow's waiting task
+(a Step Functions payload is at most 256 KB); larger outputs belong in a file the script writes."""
+MAX_USAGE_FIGURES = 64
 LOGS_KEPT = 16_384
 
 
@@ -37,7 +41,7 @@ class SandboxCallback(msgspec.Struct, kw_only=True):
     status: Literal["succeeded", "failed"]
     result: Any = None
     logs: str = ""
-    usage: dict[str, float | None] = msgspec.field(default_factory=dict)
+    usage: Annotated[dict[str, float | None], Meta(max_length=MAX_USAGE_FIGURES)] = msgspec.field(default_factory=dict)
 
 
 class CallbackAnswer(msgspec.Struct, kw_only=True):
@@ -107,6 +111,16 @@ async def sandbox_callback(request: Request[Any, Any, Any]) -> Response[Callback
     if not check:
         log.warning("callback_refused", job_id=callback.job_id, reason=str(check.failure), detail=check.detail)
         raise ApiError(401, f"bad {SIGNATURE_HEADER}: {check.detail}", error="invalid_signature")
+
+    result_bytes = len(msgspec.json.encode(callback.result))
+    if result_bytes > MAX_RESULT_BYTES:
+        raise ApiError(
+            413,
+            f"result is {result_bytes} bytes of JSON, more than {MAX_RESULT_BYTES}; post a summary and keep the rest "
+            "in the script's own output",
+            error="payload_too_large",
+            field="result",
+        )
 
     store: ControlStore = request.app.state.control
     job = await store.find_job(callback.job_id)
