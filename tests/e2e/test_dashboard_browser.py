@@ -125,7 +125,7 @@ def event(method: str, path: str, route: str, status: int, duration_ms: float, c
     return body
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("dev-stack")
     process = subprocess.Popen(
@@ -157,7 +157,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def seeded(stack: Stack) -> Stack:
     """The stack once the worker has stored the seeded requests (as the metrics API counts them)."""
     project = stack.info["project_id"]
@@ -169,8 +169,10 @@ def seeded(stack: Stack) -> Stack:
     return stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module-scoped on purpose: Playwright's sync API runs an event loop on this thread while it is open, which
+    # must be over before the session's asyncio tests run.
     executable = _chromium()
     try:
         from playwright.sync_api import sync_playwright
