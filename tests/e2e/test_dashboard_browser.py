@@ -245,6 +245,8 @@ def test_overview_shows_the_seeded_figures(page: Any, seeded: Stack) -> None:
 
 
 def test_endpoints_table_shows_the_seeded_routes_and_sorts(page: Any, seeded: Stack) -> None:
+    from playwright.sync_api import expect
+
     stack = seeded
     sign_in(page, stack)
     page.click('.nav a[data-view="endpoints"]')
@@ -268,7 +270,15 @@ def test_endpoints_table_shows_the_seeded_routes_and_sorts(page: Any, seeded: St
 
     assert order() == sorted(expected.values(), reverse=True)
     page.click('#endpoints-table th[data-sort="requests"]')
+    page.wait_for_selector('#endpoints-table th.sorted.asc[data-sort="requests"]')
+    expect(page.locator('#endpoints-table tbody tr[data-route] [data-col="requests"]').first).to_have_text(
+        str(min(expected.values()))
+    )
     assert order() == sorted(expected.values())
+    # the route column sorts on the page, A to Z first
+    page.click('#endpoints-table th[data-sort="route"]')
+    routes = [row.get_attribute("data-route") for row in page.locator("#endpoints-table tbody tr[data-route]").all()]
+    assert routes == sorted(routes)
 
 
 def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None:

@@ -306,8 +306,13 @@ function legend(selector, series) {
 
 // ---------------------------------------------------------------- endpoints
 
+// Sort keys the API sorts on (over every endpoint, not only the page shown); the route is sorted here.
+const SERVER_SORTS = ["requests", "error_rate", "p50_ms", "p95_ms", "p99_ms", "avg_request_size", "avg_response_size"];
+
 async function loadEndpoints() {
-  const page = await state.api.project(state.projectId, "/metrics/endpoints", { ...window_(), limit: 200 });
+  const { key, desc } = state.sort;
+  const sort = SERVER_SORTS.includes(key) ? { sort: key, order: desc ? "desc" : "asc" } : {};
+  const page = await state.api.project(state.projectId, "/metrics/endpoints", { ...window_(), ...sort, limit: 200 });
   state.endpoints = page.items;
   renderEndpoints();
 }
@@ -359,7 +364,8 @@ function onSort(event) {
   if (!th) return;
   const key = th.dataset.sort;
   state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : th.dataset.type !== "text" };
-  renderEndpoints();
+  if (SERVER_SORTS.includes(key)) loadEndpoints().catch((err) => onAuthError(err) || banner(err.message, "error"));
+  else renderEndpoints();
 }
 
 // ---------------------------------------------------------------- request log and detail
