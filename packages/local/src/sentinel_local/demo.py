@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from sentinel_local._paths import state_dir
 from sentinel_local._process import free_port
+from sentinel_local.seed import wait_healthy
 
 DEMO_PORT = 8310
 
@@ -209,6 +210,11 @@ def run_demo(root: Path | None = None, *, port: int | None = None, duration: flo
     import uvicorn
 
     info = load_dev_json(root)
+    try:
+        wait_healthy(info["ingest_url"], timeout=5)
+    except RuntimeError:
+        print(f"demo | the ingest API at {info['ingest_url']} does not answer: is `make dev` running?", file=sys.stderr)
+        return 1
     if port is None:
         port = DEMO_PORT if _free(DEMO_PORT) else free_port()
     elif port == 0:
