@@ -1,9 +1,12 @@
 """Who may call the orchestration routes: every route with another tenant's ids or keys is a 404 that changes
-nothing, and a read-only token cannot upload scripts, trigger syncs or run flows (403)."""
+nothing, and a read-only token cannot upload scripts, trigger syncs or run flows (403); and what a route answers
+when a dependency is down or hangs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +14,12 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from sentinel_config import ArchiveSettings, ClickHouseSettings
+from sentinel_config import ArchiveSettings, AwsSettings, ClickHouseSettings
 from sentinel_control import ControlStore, Job, hasher_from, new_id, now_ms, open_control_store
 from sentinel_dashboard.app import create_app
 from sentinel_dashboard.layers.testing import Login, layers_settings, new_project, new_tenant
 from sentinel_dashboard.tokens.service import issue_token
+from sentinel_flows import FlowSettings
 from sentinel_local import RedisEngine, free_port
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -182,3 +186,57 @@ async def test_cost_with_the_analytics_store_down_is_a_503(world: World) -> None
     response = await world.client.get(f"/api/projects/{world.project_a}/cost", headers=world.a.headers)
     assert response.status_code == 503, response.text
     assert (response.json()["error"], response.headers["retry-after"]) == ("unavailable", "5")
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel's backlog) and never answers a byte."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+async def test_a_flow_job_is_answered_from_the_store_when_step_functions_hangs(
+    tmp_path: Path, redis_server: RedisEngine, silent_port: int
+) -> None:
+    hung = f"http://127.0.0.1:{silent_port}"
+    flows = FlowSettings(
+        backend="aws",
+        state_machine_role_arn="arn:aws:iam::123456789012:role/sentinel-flows",
+        task_queue_url=f"{hung}/123456789012/tasks",
+        sync_queue_url=f"{hung}/123456789012/syncs",
+    )
+    aws = AwsSettings(endpoint_url=hung, access_key_id="test", secret_access_key="test")
+    settings = layers_settings(tmp_path, redis_server.url, flows=flows, aws=aws)
+    async with AsyncTestClient(create_app(settings)) as client:
+        login = await new_tenant(settings, "A")
+        project = await new_project(client, login)
+        store = open_control_store(settings.control, settings.aws)
+        await store.setup()
+        try:
+            at = now_ms()
+            job = Job(
+                id=new_id("job"),
+                tenant_id=login.id,
+                project_id=project,
+                kind="flow",
+                name="analysis",
+                status="running",
+                external_ref=f"arn:aws:states:us-east-1:123456789012:execution:sentinel-analysis:{new_id('job')}",
+                created_at=at,
+                updated_at=at,
+                started_at=at,
+            )
+            await store.create_job(job)
+        finally:
+            await store.close()
+        # Without a bound the read waits out botocore's read timeout and retries: minutes, not seconds.
+        started = time.monotonic()
+        response = await client.get(f"/api/jobs/{job.id}", headers=login.headers)
+        assert time.monotonic() - started < 15
+        assert response.status_code == 200, response.text
+        assert (response.json()["id"], response.json()["status"]) == (job.id, "running")

@@ -41,6 +41,7 @@ log = structlog.get_logger("sentinel.orchestration")
 
 LOGS_KEPT = 16_384
 _ERROR_KEPT = 2_000
+REFRESH_TIMEOUT_S = 3.0
 
 
 class FlowRuntime:
@@ -113,14 +114,16 @@ class FlowRuntime:
         if job.kind != "flow" or job.finished or job.external_ref is None:
             return job
         try:
-            if isinstance(self.runner, StepFunctionsRunner):
-                brief = await self.runner.describe(job.external_ref, history=False)
-                if brief.status is ExecutionStatus.RUNNING:
-                    return job
-            description = await self.runner.describe(job.external_ref)
+            # A read of the job must not hang on Step Functions (the clients' own timeouts and retries are long).
+            async with asyncio.timeout(REFRESH_TIMEOUT_S):
+                if isinstance(self.runner, StepFunctionsRunner):
+                    brief = await self.runner.describe(job.external_ref, history=False)
+                    if brief.status is ExecutionStatus.RUNNING:
+                        return job
+                description = await self.runner.describe(job.external_ref)
         except ExecutionNotFound:
             return job
-        except Exception as exc:  # the job's stored state is still worth answering with
+        except Exception as exc:  # the job's stored state is still worth answering with (a timeout included)
             log.warning("flow_describe_failed", job_id=job.id, error=f"{type(exc).__name__}: {exc}")
             return job
         return await self.settle(job, description)
