@@ -35,7 +35,16 @@ const state = {
   liveSeen: 0,
   refreshTimer: null,
   jobsTimer: null,
+  latest: {},
 };
+
+// Answers can arrive out of order (a filter applied while the previous load is in flight, a quick project
+// switch): each loader draws only the answer to its latest call.
+function ticket(name) {
+  const number = (state.latest[name] || 0) + 1;
+  state.latest[name] = number;
+  return () => state.latest[name] === number;
+}
 
 // ---------------------------------------------------------------- sign-in
 
@@ -253,6 +262,7 @@ function renderConsumers(page) {
 }
 
 async function loadOverview() {
+  const current = ticket("overview");
   const api = state.api;
   const id = state.projectId;
   const w = window_();
@@ -263,6 +273,7 @@ async function loadOverview() {
     api.project(id, "/metrics/status-codes", w),
     api.project(id, "/metrics/consumers", { ...w, limit: 7 }),
   ]);
+  if (!current()) return;
   const failed = [overview, requests, codes].find((r) => r.status === "rejected");
   if (failed && onAuthError(failed.reason)) return;
   if (overview.status === "fulfilled") {
@@ -310,9 +321,11 @@ function legend(selector, series) {
 const SERVER_SORTS = ["requests", "error_rate", "p50_ms", "p95_ms", "p99_ms", "avg_request_size", "avg_response_size"];
 
 async function loadEndpoints() {
+  const current = ticket("endpoints");
   const { key, desc } = state.sort;
   const sort = SERVER_SORTS.includes(key) ? { sort: key, order: desc ? "desc" : "asc" } : {};
   const page = await state.api.project(state.projectId, "/metrics/endpoints", { ...window_(), ...sort, limit: 200 });
+  if (!current()) return;
   state.endpoints = page.items;
   renderEndpoints();
 }
@@ -391,10 +404,12 @@ function requestRow(item) {
 }
 
 async function loadRequests(more) {
+  const current = ticket("requests");
   const body = $("#requests-table tbody");
   const query = { ...window_(), ...requestFilters(), limit: 50 };
   if (more && state.requestsNext) query.cursor = state.requestsNext;
   const page = await state.api.project(state.projectId, "/requests", query);
+  if (!current()) return;
   if (!more) clear(body);
   for (const item of page.items) body.append(requestRow(item));
   if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No request matches these filters in this window.")));
@@ -448,12 +463,14 @@ function renderDetail(d) {
 }
 
 async function openDetail(eventId, fallback) {
+  const current = ticket("detail");
   $("#detail").hidden = false;
   clear($("#detail-body")).append(h("p", { class: "muted" }, "Loading…"));
   try {
-    renderDetail(await state.api.project(state.projectId, `/requests/${encodeURIComponent(eventId)}`));
+    const detail = await state.api.project(state.projectId, `/requests/${encodeURIComponent(eventId)}`);
+    if (current()) renderDetail(detail);
   } catch (err) {
-    if (onAuthError(err)) return;
+    if (onAuthError(err) || !current()) return;
     if (fallback) renderDetail(fallback);
     else clear($("#detail-body")).append(h("p", { class: "form-error" }, err.message));
   }
@@ -549,10 +566,12 @@ function scheduleJobsRefresh() {
 }
 
 async function loadJobs() {
+  const current = ticket("jobs");
   const [jobs, tree] = await Promise.allSettled([
     state.api.project(state.projectId, "/jobs", { limit: 50 }),
     state.api.project(state.projectId, "/state"),
   ]);
+  if (!current()) return;
   if (jobs.status === "rejected") throw jobs.reason;
   const body = $("#jobs-table tbody");
   clear(body);
