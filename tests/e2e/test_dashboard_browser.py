@@ -1,6 +1,6 @@
 """The dashboard page in a real browser (Debian chromium driven by Playwright) against a running dev stack.
 
-A session fixture runs ``sentinel-local dev`` (what ``make dev`` runs) on free ports, sends a known set of
+A fixture runs ``sentinel-local dev`` (what ``make dev`` runs) on free ports, sends a known set of
 requests through the real ingest API, and waits until the worker has stored them. The tests then sign in like a
 user and read the figures off the page. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored).
 """
