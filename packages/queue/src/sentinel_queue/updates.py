@@ -3,7 +3,9 @@
 - ``requests``: the worker publishes a sample of each project's events on ``tail_channel(project)``; live only.
 - ``jobs`` and ``state``: ``publish_update`` appends the update to a bounded stream (the last ``maxlen``
   updates, so a client reconnecting with ``Last-Event-ID`` gets what it missed) and publishes it with its stream
-  id, in one atomic Lua call. A pub/sub message is ``b"<stream id> <json payload>"``.
+  id, in one atomic Lua call. Ids are ordered across a project's resumable topics, so one ``Last-Event-ID``
+  resumes every topic. A pub/sub message is ``b"<stream id> <json payload>"``.
+- ``metrics``: the worker publishes each project's live figures once per tick; live only.
 """
 
 from __future__ import annotations
@@ -20,10 +22,28 @@ TOPICS: tuple[Topic, ...] = ("requests", "metrics", "jobs", "state")
 RESUMABLE: frozenset[Topic] = frozenset({"jobs", "state"})
 UPDATES_MAXLEN = 1_000
 
+# Ids are ordered across a project's resumable topics (one Last-Event-ID resumes them all): each id comes from
+# the project's last id (``KEYS[2]``, same hash slot as the streams) and the server clock, never going back.
 _PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[1])
-redis.call('PUBLISH', ARGV[2], id .. ' ' .. ARGV[1])
-return id
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local seq = 0
+local last = redis.call('GET', KEYS[2])
+if last then
+  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  last_ms, last_seq = tonumber(last_ms), tonumber(last_seq)
+  if ms <= last_ms then
+    ms, seq = last_ms, last_seq + 1
+  end
+end
+local id = string.format('%d-%d', ms, seq)
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'd', ARGV[1])
+if type(added) == 'table' and added.err then
+  added = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[1])
+end
+redis.call('SET', KEYS[2], added)
+redis.call('PUBLISH', ARGV[2], added .. ' ' .. ARGV[1])
+return added
 """
 
 
@@ -39,6 +59,10 @@ def updates_stream(project_id: str, topic: Topic) -> str:
     return f"sentinel:updates:{{{project_id}}}:{topic}"
 
 
+def _last_id_key(project_id: str) -> str:
+    return f"sentinel:updates:{{{project_id}}}:last-id"
+
+
 async def publish_update(
     client: redis.Redis, project_id: str, topic: Topic, payload: Any, *, maxlen: int = UPDATES_MAXLEN
 ) -> str:
@@ -47,7 +71,13 @@ async def publish_update(
         raise ValueError(f"topic {topic!r} is not resumable; publish it on channel(...) directly")
     data = msgspec.json.encode(payload)
     entry_id = await client.eval(
-        _PUBLISH, 1, updates_stream(project_id, topic), data, channel(project_id, topic), maxlen
+        _PUBLISH,
+        2,
+        updates_stream(project_id, topic),
+        _last_id_key(project_id),
+        data,
+        channel(project_id, topic),
+        maxlen,
     )
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
