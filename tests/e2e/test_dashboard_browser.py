@@ -290,6 +290,12 @@ def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None
     marker = f"/live-check/{uuid.uuid4().hex[:12]}"
     stack.send([event("GET", marker, "/live-check/{id}", 200, 12.5, "acme")], ingest_key)
     row = page.wait_for_selector(f'#live-table tbody tr:has(td.path:text-is("{marker}"))', timeout=30_000)
+    # the metrics topic's tick for that request shows as the live rate
+    from playwright.sync_api import expect
+
+    expect(page.locator("#live-rate")).to_contain_text("req/s", timeout=30_000)
+    assert int(page.get_attribute("#live-rate", "data-requests") or 0) >= 1
+    assert "0.0% errors" in page.inner_text("#live-rate")
     shot(page, "live-tail")
     assert "200" in row.inner_text()
     assert "Acme" in row.inner_text()

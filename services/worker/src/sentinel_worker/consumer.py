@@ -30,7 +30,7 @@ from sentinel_worker.groups import Entry, Group
 from sentinel_worker.journal import DONE, Journal, Member
 from sentinel_worker.metrics import Metrics
 from sentinel_worker.settings import WorkerProcessSettings
-from sentinel_worker.tail import TailPublisher
+from sentinel_worker.tail import LiveMetrics, TailPublisher
 
 log = structlog.get_logger("sentinel.worker")
 
@@ -74,6 +74,8 @@ class Consumer:
         self.metrics = metrics or Metrics()
         self.journal = Journal(client)
         self.tail = TailPublisher(client, settings.tail_events_per_s)
+        self.live = LiveMetrics(client)
+        self._next_tick = 0.0
         self._slots = asyncio.Semaphore(settings.max_inflight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()
@@ -126,6 +128,9 @@ class Consumer:
             await asyncio.wait(set(self._tasks), timeout=self.settings.shutdown_timeout_s + 1)
         for task in list(self._tasks):
             task.cancel()
+        if self.live.pending():
+            with contextlib.suppress(RedisError):
+                self.metrics.metrics_ticks_published_total += await self.live.flush()
         log.info("consumer_stopped", consumer=self.name, left_pending=len(self._tasks))
 
     async def _step(self, pending: Group) -> Group:
@@ -142,6 +147,12 @@ class Consumer:
         if now >= self._next_gc:
             self._next_gc = now + 10.0
             gc.collect()
+        if self.settings.metrics_tick_s > 0 and now >= self._next_tick and self.live.pending():
+            self._next_tick = now + self.settings.metrics_tick_s
+            try:
+                self.metrics.metrics_ticks_published_total += await self.live.flush()
+            except RedisError as exc:
+                log.warning("metrics_tick_failed", error=str(exc))
         if now >= self._next_lag:
             self._next_lag = now + 1.0
             lags = await partition_lag(self.redis, len(self.partitions), self.group)
@@ -246,6 +257,8 @@ class Consumer:
         self.metrics.dead_letters_total += len(group.dead)
         for _, letter in group.dead:
             log.warning("dead_lettered", stream=letter.stream, entry_id=letter.entry_id, error=letter.error)
+        if self.settings.metrics_tick_s > 0:
+            self.live.add([b for _, b in group.batches])
         try:
             self.metrics.tail_events_published_total += await self.tail.publish([b for _, b in group.batches])
         except RedisError as exc:

@@ -22,6 +22,7 @@ class Metrics:
     groups_replayed_total: int = 0
     dead_letters_total: int = 0
     tail_events_published_total: int = 0
+    metrics_ticks_published_total: int = 0
     stream_entries_trimmed_total: int = 0
     lag_entries: int = 0
     inflight_inserts: int = 0

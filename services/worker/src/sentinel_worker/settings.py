@@ -70,6 +70,14 @@ class WorkerProcessSettings(msgspec.Struct, kw_only=True, frozen=True):
     tail_events_per_s: Annotated[
         float, Meta(description="Live-tail events published per project per second at most", ge=0, le=10_000)
     ] = 20.0
+    metrics_tick_s: Annotated[
+        float,
+        Meta(
+            description="Live figures (SSE topic metrics) published per project at most this often, seconds; 0 off",
+            ge=0,
+            le=3_600,
+        ),
+    ] = 1.0
     default_retention_days: Annotated[
         int, Meta(description="Retention of rows whose batch does not say, days", ge=1, le=36_500)
     ] = 30

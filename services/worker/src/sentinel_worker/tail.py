@@ -1,4 +1,10 @@
-"""The live tail: a rate-limited sample of each project's events on Redis pub/sub (``tail_channel``)."""
+"""What the worker publishes live on Redis pub/sub once batches are stored.
+
+- the live tail: a rate-limited sample of each project's events (``tail_channel``, SSE topic ``requests``);
+- live figures: per project, the requests stored since the last tick with their errors and latency, one message
+  per tick at most (SSE topic ``metrics``). Exact over what this worker stored; the dashboard's metric routes
+  remain the source of truth.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import msgspec
 
 from sentinel_analytics import StoredBatch
 from sentinel_queue import tail_channel
+from sentinel_queue.updates import channel
 
 
 class TailMessage(msgspec.Struct, kw_only=True):
@@ -70,3 +77,94 @@ class TailPublisher:
         if sent:
             await pipe.execute()
         return sent
+
+
+class SourceFigures(msgspec.Struct, kw_only=True):
+    """The requests of one SDK source (service and environment) stored during a tick."""
+
+    service: str
+    environment: str
+    requests: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    duration_ms_sum: float = 0.0
+    duration_ms_max: float = 0.0
+
+
+class MetricsTick(msgspec.Struct, kw_only=True):
+    """One project's live figures: requests stored between ``from_ms`` and ``to_ms`` (wall clock, epoch ms)."""
+
+    project_id: str
+    from_ms: int
+    to_ms: int
+    requests: int
+    errors_4xx: int
+    errors_5xx: int
+    avg_ms: float
+    max_ms: float
+    sources: list[SourceFigures]
+
+
+class LiveMetrics:
+    """Adds up stored batches per project and publishes a ``MetricsTick`` per project with news each ``flush``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._since: dict[str, int] = {}
+        self._first: dict[str, int] = {}
+        self._sources: dict[str, dict[tuple[str, str], SourceFigures]] = {}
+
+    def add(self, batches: Sequence[StoredBatch]) -> None:
+        for batch in batches:
+            if not batch.events:
+                continue
+            per_project = self._sources.get(batch.project_id)
+            if per_project is None:
+                per_project = self._sources[batch.project_id] = {}
+                self._first[batch.project_id] = int(time.time() * 1000)
+            key = (batch.service, batch.environment)
+            figures = per_project.get(key)
+            if figures is None:
+                figures = per_project[key] = SourceFigures(service=batch.service, environment=batch.environment)
+            for event in batch.events:
+                status = event.status
+                if status >= 500:
+                    figures.errors_5xx += 1
+                elif status >= 400:
+                    figures.errors_4xx += 1
+                duration = event.duration_ms
+                figures.duration_ms_sum += duration
+                if duration > figures.duration_ms_max:
+                    figures.duration_ms_max = duration
+            figures.requests += len(batch.events)
+
+    def pending(self) -> int:
+        """Projects with figures not yet published."""
+        return len(self._sources)
+
+    async def flush(self) -> int:
+        """Publish one tick per project with news; returns how many went out. Figures are dropped if Redis fails."""
+        now = int(time.time() * 1000)
+        sources, self._sources = self._sources, {}
+        first, self._first = self._first, {}
+        if not sources:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for project_id, per_source in sources.items():
+            items = sorted(per_source.values(), key=lambda f: (f.service, f.environment))
+            requests = sum(f.requests for f in items)
+            tick = MetricsTick(
+                project_id=project_id,
+                from_ms=self._since.get(project_id, first.get(project_id, now)),
+                to_ms=now,
+                requests=requests,
+                errors_4xx=sum(f.errors_4xx for f in items),
+                errors_5xx=sum(f.errors_5xx for f in items),
+                avg_ms=round(sum(f.duration_ms_sum for f in items) / requests, 3) if requests else 0.0,
+                max_ms=max(f.duration_ms_max for f in items),
+                sources=items,
+            )
+            self._since[project_id] = now
+            pipe.publish(channel(project_id, "metrics"), _json.encode(tick))
+        await pipe.execute()
+        return len(sources)

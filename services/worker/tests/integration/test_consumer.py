@@ -18,6 +18,7 @@ from sentinel_analytics.queries import overview, row_count
 from sentinel_analytics.testing import make_batch, window_around
 from sentinel_config import ClickHouseSettings
 from sentinel_queue import DEAD_LETTER_STREAM, QueuedBatch, encode_entry, stream_key, tail_channel
+from sentinel_queue.updates import channel
 from sentinel_worker.consumer import Consumer
 from sentinel_worker.groups import Group
 from sentinel_worker.journal import Journal, index_key
@@ -234,6 +235,46 @@ async def test_live_tail_publishes_a_rate_limited_sample(
     assert 1 <= len(received) <= 10
     assert received[0]["project_id"] == "p-tail"
     assert {"event_id", "route", "status", "duration_ms"} <= set(received[0]["event"])
+
+
+async def test_live_figures_add_up_to_what_was_stored(
+    queue: Queue, ch_settings: ClickHouseSettings, ch_client: Any, tmp_path: Path
+) -> None:
+    sent = batches(6, project_id="p-live", events=40, seed=7)
+    events = [e for b in sent for e in b.events]
+    pubsub = queue.client.pubsub()
+    await pubsub.subscribe(channel("p-live", "metrics"))
+    settings = worker_settings(queue, ch_settings, tmp_path / "a", metrics_tick_s=0.2)
+    ticks: list[dict[str, Any]] = []
+    async with running_consumer(settings):
+        await queue.enqueue(sent[:3])
+        await wait_for(lambda: _equals(count_events(ch_client, "p-live"), 120), what="the first events")
+        await queue.enqueue(sent[3:])
+        deadline = time.monotonic() + 10
+        while sum(t["requests"] for t in ticks) < len(events) and time.monotonic() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message:
+                ticks.append(json.loads(message["data"]))
+    await pubsub.aclose()
+    assert len(ticks) >= 2  # one tick per interval, not one per batch or one for everything
+    assert sum(t["requests"] for t in ticks) == len(events)
+    assert sum(t["errors_4xx"] for t in ticks) == sum(400 <= e.status < 500 for e in events)
+    assert sum(t["errors_5xx"] for t in ticks) == sum(e.status >= 500 for e in events)
+    assert max(t["max_ms"] for t in ticks) == max(e.duration_ms for e in events)
+    per_source: dict[tuple[str, str], int] = {}
+    for tick in ticks:
+        assert tick["project_id"] == "p-live"
+        assert tick["from_ms"] <= tick["to_ms"]
+        assert tick["requests"] == sum(s["requests"] for s in tick["sources"])
+        for source in tick["sources"]:
+            key = (source["service"], source["environment"])
+            per_source[key] = per_source.get(key, 0) + source["requests"]
+    expected: dict[tuple[str, str], int] = {}
+    for batch in sent:
+        key = (batch.service, batch.environment)
+        expected[key] = expected.get(key, 0) + len(batch.events)
+    assert per_source == expected
+    assert [t["from_ms"] for t in ticks[1:]] == [t["to_ms"] for t in ticks[:-1]]  # ticks tile the time
 
 
 async def test_dead_letter_type_is_exported() -> None:

@@ -507,11 +507,12 @@ async function startLive() {
     return;
   }
   if (state.projectId !== projectId) return;
-  const url = `/events?project_id=${encodeURIComponent(projectId)}&topics=requests,jobs,state&access_token=${encodeURIComponent(minted.access_token)}`;
+  const url = `/events?project_id=${encodeURIComponent(projectId)}&topics=requests,metrics,jobs,state&access_token=${encodeURIComponent(minted.access_token)}`;
   const source = new EventSource(url);
   state.live = source;
   source.addEventListener("open", () => liveStatus(state.livePaused ? "Paused" : "Live", state.livePaused ? "paused" : "on"));
   source.addEventListener("requests", (event) => onTail(JSON.parse(event.data)));
+  source.addEventListener("metrics", (event) => onTick(JSON.parse(event.data)));
   source.addEventListener("jobs", () => scheduleJobsRefresh());
   source.addEventListener("state", () => scheduleJobsRefresh());
   source.addEventListener("reconnect", () => startLive()); // token or connection lifetime over: mint a new token
@@ -551,6 +552,16 @@ function onTail(message) {
   body.prepend(row);
   while (body.children.length > LIVE_LIMIT) body.lastChild.remove();
   renderLiveEmpty();
+}
+
+function onTick(tick) {
+  // requests stored since the previous tick; a lone tick covers at least one second
+  const seconds = Math.max(1, (tick.to_ms - tick.from_ms) / 1000);
+  const errors = tick.requests ? (100 * (tick.errors_4xx + tick.errors_5xx)) / tick.requests : 0;
+  const label = $("#live-rate");
+  const rate = tick.requests / seconds;
+  label.textContent = `${rate < 10 ? rate.toFixed(1) : count(rate)} req/s · ${errors.toFixed(1)}% errors · avg ${ms(tick.avg_ms)}`;
+  label.dataset.requests = String(tick.requests);
 }
 
 function renderLiveEmpty() {
