@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sentinel_analytics import ClickHouseStore
-from sentinel_analytics.reads import ClickHouseReader, ReadError, RequestFilter, Scope, TinybirdReader
+from sentinel_analytics.reads import ClickHouseReader, ConsumerCursor, ReadError, RequestFilter, Scope, TinybirdReader
 from sentinel_analytics.reads.pipes import pipes_dir
 from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE
 from sentinel_analytics.reads.sql import QUERIES
@@ -126,6 +126,27 @@ async def test_consumers_match_per_consumer_id(known: KnownData, reader: ClickHo
             "pro" if int(row.consumer_id[-1]) % 2 else "free",
         )
     assert [r.p95_ms for r in rows] == sorted(r.p95_ms for r in rows)
+    # sorted by a count, a page is chosen from sums and its p95 merged apart: the same figures, one page at a time
+    by_p95 = {r.consumer_id: r for r in rows}
+    pages, after = [], None
+    while True:
+        page = await reader.consumers(scope, sort="requests", order="desc", limit=2, after=after)
+        if not page:
+            break
+        pages.extend(page)
+        after = ConsumerCursor(key=page[-1].sort_key, consumer_id=page[-1].consumer_id)
+    assert [r.requests for r in pages] == sorted((len(v) for v in groups.values()), reverse=True)
+    assert len({r.consumer_id for r in pages}) == len(groups)
+    for row in pages:
+        same = by_p95[row.consumer_id]
+        assert (row.requests, row.errors_4xx, row.errors_5xx, row.name, row.group) == (
+            same.requests,
+            same.errors_4xx,
+            same.errors_5xx,
+            same.name,
+            same.group,
+        )
+        assert within_rank(figures(groups[row.consumer_id])["durations"], 0.95, row.p95_ms)
 
 
 @pytest.mark.parametrize(("interval", "step"), [("1h", HOUR), ("5m", 5 * MINUTE)])

@@ -6,6 +6,7 @@ A backend only runs a named query (``sql.QUERIES``) with bound parameters and re
 from __future__ import annotations
 
 import abc
+import json
 from typing import Any
 
 from sentinel_analytics.reads import rows as parse
@@ -34,7 +35,7 @@ from sentinel_analytics.reads.types import (
 )
 
 _PROJECT_GRAINS = (HOUR, MINUTE)
-# Sorting by a percentile merges every group's sketch; other sorts merge only the page's (the *_top queries).
+# Sorting by a percentile merges every group's sketch; other sorts merge only the page's (*_page, then *_sketches).
 _PERCENTILE_SORTS = frozenset({"p50_ms", "p95_ms", "p99_ms"})
 
 
@@ -82,8 +83,16 @@ class SqlReader(abc.ABC):
             "after_method": after.method if after else "",
             "after_route": after.route if after else "",
         }
-        query = "metrics_endpoints" if sort in _PERCENTILE_SORTS else "metrics_endpoints_top"
-        return parse.endpoints(await self._rows(query, params))
+        if sort in _PERCENTILE_SORTS:
+            return parse.endpoints(await self._rows("metrics_endpoints", params))
+        page = [dict(row) for row in await self._rows("metrics_endpoints_page", params)]
+        if page:
+            keys = json.dumps([[row["method"], row["route"]] for row in page])
+            sketches = await self._rows("metrics_endpoint_sketches", {**_window(scope, grains, grains), "keys": keys})
+            latency = {(row["method"], row["route"]): row["latency"] for row in sketches}
+            for row in page:
+                row["latency"] = latency.get((row["method"], row["route"]), [])
+        return parse.endpoints(page)
 
     async def status_codes(self, scope: Scope) -> list[StatusCount]:
         return parse.status_codes(
@@ -103,8 +112,16 @@ class SqlReader(abc.ABC):
             "after_key": after.key if after else 0.0,
             "after_consumer": after.consumer_id if after else "",
         }
-        query = "metrics_consumers" if sort in _PERCENTILE_SORTS else "metrics_consumers_top"
-        return parse.consumers(await self._rows(query, params))
+        if sort in _PERCENTILE_SORTS:
+            return parse.consumers(await self._rows("metrics_consumers", params))
+        page = [dict(row) for row in await self._rows("metrics_consumers_page", params)]
+        if page:
+            keys = json.dumps([row["consumer_id"] for row in page])
+            sketches = await self._rows("metrics_consumer_sketches", {**_window(scope, grains, grains), "keys": keys})
+            p95 = {row["consumer_id"]: row["p95_ms"] for row in sketches}
+            for row in page:
+                row["p95_ms"] = p95.get(row["consumer_id"], 0.0)
+        return parse.consumers(page)
 
     async def requests(
         self, scope: Scope, filters: RequestFilter, *, limit: int, before: RequestCursor | None

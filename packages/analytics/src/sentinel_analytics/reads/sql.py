@@ -168,28 +168,30 @@ _ENDPOINT_COUNT_KEY = """multiIf(
     toFloat64(requests)
 ) * if({order:String} = 'desc', -1, 1)"""
 
-#: Endpoints sorted by a count: the page is chosen from cheap sums, and latency sketches are merged only for the
-#: page's endpoints (merging sketches is what a wide window costs). Same answers as ``ENDPOINTS``.
-ENDPOINTS_TOP = f"""
-WITH page AS (
-    SELECT method, route, {_SUMS_ROLLUP}, {_ENDPOINT_COUNT_KEY} AS sort_key
-    FROM (
+#: Endpoints sorted by a count, in two queries: the page from cheap sums (this), then latency sketches merged for
+#: the page's endpoints only (``ENDPOINT_SKETCHES``): merging sketches is what a wide window costs. Two queries
+#: rather than one with the page as a subquery: ClickHouse evaluates a ``WITH`` subquery again at every use.
+ENDPOINTS_PAGE = f"""
+SELECT method, route, {_SUMS_ROLLUP}, {_ENDPOINT_COUNT_KEY} AS sort_key
+FROM (
 {_union(_ENDPOINT_LEVELS, keys=_ENDPOINT_KEYS, raw_keys=_ENDPOINT_RAW_KEYS, rollup=_SUMS_ROLLUP, raw=_SUMS_RAW)}
-    )
-    GROUP BY method, route
-    HAVING {{has_after:UInt8}} = 0
-        OR (sort_key, method, route) > ({{after_key:Float64}}, {{after_method:String}}, {{after_route:String}})
-    ORDER BY sort_key, method, route
-    LIMIT {{limit:UInt32}}
 )
-SELECT page.method AS method, page.route AS route, page.requests AS requests, page.errors_4xx AS errors_4xx,
-       page.errors_5xx AS errors_5xx, page.duration_sum AS duration_sum, sketches.latency AS latency,
-       page.request_size_sum AS request_size_sum, page.response_size_sum AS response_size_sum,
-       page.sort_key AS sort_key
-FROM page
-LEFT JOIN (
-    SELECT method, route, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency
-    FROM (
+GROUP BY method, route
+HAVING {{has_after:UInt8}} = 0
+    OR (sort_key, method, route) > ({{after_key:Float64}}, {{after_method:String}}, {{after_route:String}})
+ORDER BY sort_key, method, route
+LIMIT {{limit:UInt32}}
+"""
+
+#: ``keys``: a JSON array of ``[method, route]`` pairs (a page of ``ENDPOINTS_PAGE``).
+_PAGE_ENDPOINTS = (
+    " AND (method, route) IN (SELECT tupleElement(key, 1), tupleElement(key, 2)"
+    " FROM (SELECT arrayJoin(JSONExtract({keys:String}, 'Array(Tuple(String, String))')) AS key))"
+)
+
+ENDPOINT_SKETCHES = f"""
+SELECT method, route, quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_q) AS latency
+FROM (
 {
     _union(
         _ENDPOINT_LEVELS,
@@ -197,13 +199,11 @@ LEFT JOIN (
         raw_keys=_ENDPOINT_RAW_KEYS,
         rollup=_STATES_ROLLUP,
         raw=_STATES_RAW,
-        where=" AND (method, route) IN (SELECT method, route FROM page)",
+        where=_PAGE_ENDPOINTS,
     )
 }
-    )
-    GROUP BY method, route
-) AS sketches ON page.method = sketches.method AND page.route = sketches.route
-ORDER BY sort_key, method, route
+)
+GROUP BY method, route
 """
 
 STATUS_CODES = (
@@ -295,13 +295,16 @@ _CONSUMER_SUMS_RAW = """
            countIf(status >= 400 AND status < 500) AS errors_4xx, countIf(status >= 500) AS errors_5xx
     FROM events WHERE {filter} AND consumer_id != '' AND {ranges}
     GROUP BY consumer_id"""
+# ``keys``: a JSON array of consumer ids (a page of ``CONSUMERS_PAGE``).
 _CONSUMER_STATES = """
     SELECT consumer_id, quantileTDigestMergeState(duration_q) AS duration_q
-    FROM {table} WHERE {filter} AND consumer_id IN (SELECT consumer_id FROM page) AND {ranges}
+    FROM {table} WHERE {filter} AND consumer_id IN (SELECT arrayJoin(JSONExtract({keys:String}, 'Array(String)')))
+      AND {ranges}
     GROUP BY consumer_id"""
 _CONSUMER_STATES_RAW = """
     SELECT assumeNotNull(consumer_id) AS consumer_id, quantileTDigestState(duration_ms) AS duration_q
-    FROM events WHERE {filter} AND consumer_id IN (SELECT consumer_id FROM page) AND {ranges}
+    FROM events WHERE {filter} AND consumer_id IN (SELECT arrayJoin(JSONExtract({keys:String}, 'Array(String)')))
+      AND {ranges}
     GROUP BY consumer_id"""
 _CONSUMER_COUNT_KEY = """multiIf(
     {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
@@ -320,35 +323,28 @@ def _consumer_levels(day: str, hour: str, raw: str) -> str:
     ).replace("{filter}", FILTER)
 
 
-#: Consumers sorted by a count: the page from cheap sums, p95 merged only for the page's consumers.
-CONSUMERS_TOP = (
-    """
-WITH page AS (
-    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
-           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
-           {key} AS sort_key
-    FROM ({sums}
-    )
-    GROUP BY consumer_id
-    HAVING {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
-    ORDER BY sort_key, consumer_id
-    LIMIT {limit:UInt32}
+#: Consumers sorted by a count, in two queries like endpoints: the page from cheap sums, then p95 merged only for
+#: the page's consumers (``CONSUMER_SKETCHES``).
+CONSUMERS_PAGE = """
+SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+       sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
+       {key} AS sort_key
+FROM ({sums}
 )
-SELECT page.consumer_id AS consumer_id, page.consumer_name AS consumer_name, page.consumer_group AS consumer_group,
-       page.requests AS requests, page.errors_4xx AS errors_4xx, page.errors_5xx AS errors_5xx,
-       sketches.p95_ms AS p95_ms, page.sort_key AS sort_key
-FROM page
-LEFT JOIN (
-    SELECT consumer_id, quantileTDigestMerge(0.95)(duration_q) AS p95_ms
-    FROM ({states}
-    )
-    GROUP BY consumer_id
-) AS sketches ON page.consumer_id = sketches.consumer_id
+GROUP BY consumer_id
+HAVING {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
 ORDER BY sort_key, consumer_id
-""".replace("{key}", _CONSUMER_COUNT_KEY)
-    .replace("{sums}", _consumer_levels(_CONSUMER_SUMS, _CONSUMER_SUMS, _CONSUMER_SUMS_RAW))
-    .replace("{states}", _consumer_levels(_CONSUMER_STATES, _CONSUMER_STATES, _CONSUMER_STATES_RAW))
+LIMIT {limit:UInt32}
+""".replace("{key}", _CONSUMER_COUNT_KEY).replace(
+    "{sums}", _consumer_levels(_CONSUMER_SUMS, _CONSUMER_SUMS, _CONSUMER_SUMS_RAW)
 )
+
+CONSUMER_SKETCHES = """
+SELECT consumer_id, quantileTDigestMerge(0.95)(duration_q) AS p95_ms
+FROM ({states}
+)
+GROUP BY consumer_id
+""".replace("{states}", _consumer_levels(_CONSUMER_STATES, _CONSUMER_STATES, _CONSUMER_STATES_RAW))
 
 _REQUEST_COLUMNS = """event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
        environment, method, path, route, status, duration_ms, request_size, response_size, consumer_id,
@@ -386,10 +382,12 @@ QUERIES = {
     "metrics_loss": LOSS,
     "metrics_timeseries": TIMESERIES,
     "metrics_endpoints": ENDPOINTS,
-    "metrics_endpoints_top": ENDPOINTS_TOP,
+    "metrics_endpoints_page": ENDPOINTS_PAGE,
+    "metrics_endpoint_sketches": ENDPOINT_SKETCHES,
     "metrics_status_codes": STATUS_CODES,
     "metrics_consumers": CONSUMERS,
-    "metrics_consumers_top": CONSUMERS_TOP,
+    "metrics_consumers_page": CONSUMERS_PAGE,
+    "metrics_consumer_sketches": CONSUMER_SKETCHES,
     "request_log": REQUESTS,
     "request_detail": REQUEST,
 }
