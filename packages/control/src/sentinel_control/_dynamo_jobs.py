@@ -75,13 +75,19 @@ class DynamoJobs:
             return None
         return await self.get_job(pointer["tenant_id"]["S"], job_id)
 
-    async def list_jobs(self, tenant_id: str, project_id: str, limit: int = 50) -> list[Job]:
+    async def list_jobs(
+        self, tenant_id: str, project_id: str, limit: int = 50, *, before: tuple[int, str] | None = None
+    ) -> list[Job]:
+        condition, values = "GSI1PK = :pk", {":pk": attr_s(f"P#{project_id}#JOBS")}
+        if before is not None:
+            condition += " AND GSI1SK < :before"
+            values[":before"] = attr_s(f"{before[0]:013d}#{before[1]}")
         answer = await self._call(
             lambda ddb: ddb.query(
                 TableName=self.table,
                 IndexName=GSI1,
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": attr_s(f"P#{project_id}#JOBS")},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 Limit=limit,
             )

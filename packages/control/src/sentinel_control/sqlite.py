@@ -133,12 +133,15 @@ class _SqliteJobs:
         row = await self._run(lambda db: db.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone())
         return msgspec.json.decode(row["data"], type=Job) if row else None
 
-    async def list_jobs(self, tenant_id: str, project_id: str, limit: int = 50) -> list[Job]:
+    async def list_jobs(
+        self, tenant_id: str, project_id: str, limit: int = 50, *, before: tuple[int, str] | None = None
+    ) -> list[Job]:
+        older = " AND (created_at, id) < (?, ?)" if before is not None else ""
         rows = await self._run(
             lambda db: db.execute(
-                "SELECT data FROM jobs WHERE tenant_id = ? AND project_id = ?"
+                f"SELECT data FROM jobs WHERE tenant_id = ? AND project_id = ?{older}"  # noqa: S608 - constant text
                 " ORDER BY created_at DESC, id DESC LIMIT ?",
-                (tenant_id, project_id, limit),
+                (tenant_id, project_id, *(before or ()), limit),
             ).fetchall()
         )
         return [msgspec.json.decode(row["data"], type=Job) for row in rows]

@@ -87,8 +87,11 @@ class ControlStore(Protocol):
     async def find_job(self, job_id: str) -> Job | None:
         """A job by id alone, whatever its tenant (for signed callbacks, which carry only the job id)."""
 
-    async def list_jobs(self, tenant_id: str, project_id: str, limit: int = 50) -> list[Job]:
-        """The project's most recent jobs, newest first."""
+    async def list_jobs(
+        self, tenant_id: str, project_id: str, limit: int = 50, *, before: tuple[int, str] | None = None
+    ) -> list[Job]:
+        """The project's most recent jobs, newest first (by ``created_at``, then id); with ``before``, only jobs
+        older than that ``(created_at, id)``: the next page after a job."""
 
     async def update_job(self, tenant_id: str, job_id: str, changes: JobChanges, expected_version: int) -> Job | None:
         """Apply ``changes`` if the job is still at ``expected_version`` (then ``ConflictError`` otherwise);

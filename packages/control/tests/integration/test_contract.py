@@ -272,8 +272,29 @@ class TestJobs:
         assert await store.get_job(tenant.id, old.id) == old
         assert await store.list_jobs(tenant.id, project.id) == [new, old]
         assert await store.list_jobs(tenant.id, project.id, limit=1) == [new]
+        assert await store.list_jobs(tenant.id, project.id, before=(new.created_at, new.id)) == [old]
+        assert await store.list_jobs(tenant.id, project.id, before=(old.created_at, old.id)) == []
         with pytest.raises(ConflictError):
             await store.create_job(old)
+
+    async def test_pages_of_jobs_cover_every_job_once_even_at_equal_times(self, store: ControlStore) -> None:
+        tenant = await make_tenant(store)
+        project = await make_project(store, tenant)
+        jobs = [new_job(tenant.id, project.id, 1_000 + i // 3) for i in range(7)]  # three share each millisecond
+        for job in jobs:
+            await store.create_job(job)
+        seen: list[Job] = []
+        before: tuple[int, str] | None = None
+        while True:
+            page = await store.list_jobs(tenant.id, project.id, limit=2, before=before)
+            if not page:
+                break
+            seen.extend(page)
+            before = (page[-1].created_at, page[-1].id)
+        assert seen == sorted(jobs, key=lambda j: (j.created_at, j.id), reverse=True)
+        assert await store.list_jobs(tenant.id, project.id, before=(1_001, "")) == [
+            j for j in seen if j.created_at < 1_001
+        ]
 
     async def test_another_tenant_cannot_read_a_job_but_find_job_can(self, store: ControlStore) -> None:
         tenant, other = await make_tenant(store), await make_tenant(store)

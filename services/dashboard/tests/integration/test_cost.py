@@ -14,9 +14,11 @@ from litestar.testing import AsyncTestClient
 
 from sentinel_analytics import ClickHouseStore, decode_stored, group_token
 from sentinel_analytics.testing import drop_database, fresh_database, make_batch
-from sentinel_config import ClickHouseSettings
+from sentinel_config import ClickHouseSettings, ControlSettings
 from sentinel_control import Job, new_id, now_ms, open_control_store
+from sentinel_control.testing import make_project, make_tenant
 from sentinel_dashboard.app import create_app
+from sentinel_dashboard.cost import service
 from sentinel_dashboard.cost.settings import CostSettings
 from sentinel_dashboard.layers.testing import layers_settings, new_project, new_tenant
 from sentinel_local import ClickHouseEngine, RedisEngine
@@ -183,3 +185,33 @@ async def test_cost_report_traces_every_line(
         await analytics.close()
         await store.close()
         await bucket.close()
+
+
+async def test_every_job_of_the_month_is_counted_across_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "JOBS_PAGE", 2)
+    store = open_control_store(ControlSettings(backend="sqlite", sqlite_path=str(tmp_path / "c.db")), None)  # type: ignore[arg-type]
+    await store.setup()
+    try:
+        tenant = await make_tenant(store)
+        project = await make_project(store, tenant)
+        start, end = service.month_bounds("2026-03")
+
+        def job(created_at: int) -> Job:
+            return Job(
+                id=new_id("job"),
+                tenant_id=tenant.id,
+                project_id=project.id,
+                kind="flow",
+                name="analysis",
+                created_at=created_at,
+                updated_at=created_at,
+            )
+
+        inside = [job(start), job(start + 5), job(start + 5), job(start + 5), job(end - 1)]
+        outside = [job(start - 1), job(end), job(end + 1)]
+        for each in inside + outside:
+            await store.create_job(each)
+        found = await service._month_jobs(store, tenant.id, project.id, "2026-03")
+        assert sorted(j.id for j in found) == sorted(j.id for j in inside)
+    finally:
+        await store.close()

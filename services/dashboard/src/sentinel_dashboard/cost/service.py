@@ -11,7 +11,7 @@ Quantities and where they come from:
 - **Compute**: the events the project's SDKs delivered in the month times the CPU per event measured in
   ``bench/README.md`` (ingest API, worker, analytics store insert; ``SENTINEL_COST_*_CPU_US_PER_EVENT``), at the
   vCPU-hour price.
-- **Jobs** of the month (created in it, at most ``MAX_JOBS``): each job's own cost record; a finished job without
+- **Jobs** of the month (every job created in it, read in pages): each job's own cost record; a finished job without
   one gets it computed from its usage (``cost.jobs``) and recorded on the job, so the figure stays what it was.
 """
 
@@ -35,7 +35,7 @@ from sentinel_storage import ObjectStore
 
 log = structlog.get_logger("sentinel.cost")
 
-MAX_JOBS = 1000
+JOBS_PAGE = 500
 _TIMEOUT_MARKS = ("TIMEOUT_EXCEEDED", "TOO_SLOW", "Code: 159.", "Code: 160.")
 GB = 1e9
 
@@ -71,9 +71,18 @@ async def _archive(objects: ObjectStore, project_id: str, month: str) -> tuple[i
 
 
 async def _month_jobs(control: ControlStore, tenant_id: str, project_id: str, month: str) -> list[Job]:
+    """Every job created in ``month``: pages of the project's jobs, newest first, until one is older."""
     start, end = month_bounds(month)
-    jobs = await control.list_jobs(tenant_id, project_id, limit=MAX_JOBS)
-    return [job for job in jobs if start <= job.created_at < end]
+    found: list[Job] = []
+    before: tuple[int, str] | None = (end, "")  # ids are never empty: every job created before the month's end
+    while before is not None:
+        page = await control.list_jobs(tenant_id, project_id, limit=JOBS_PAGE, before=before)
+        found.extend(job for job in page if start <= job.created_at < end)
+        oldest = page[-1] if page else None
+        before = (
+            (oldest.created_at, oldest.id) if oldest and len(page) == JOBS_PAGE and oldest.created_at >= start else None
+        )
+    return found
 
 
 async def _record(control: ControlStore, job: Job, lines: list[CostLine]) -> None:
