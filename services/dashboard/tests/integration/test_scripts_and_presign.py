@@ -158,13 +158,17 @@ class TestScriptValidation:
         assert nul.status_code == 422
 
     async def test_read_scope_cannot_upload(self, local_world: World) -> None:
-        settings = local_world.client.app.state.settings
-        reader = await new_tenant(settings, "R", scopes=("read",))
-        project = await new_project(local_world.client, local_world.a)
-        response = await local_world.client.post(
-            f"/api/projects/{project}/scripts", json={"name": "a.py", "source": SOURCE}, headers=reader.headers
+        client, owner = local_world.client, local_world.a
+        project = await new_project(client, owner)
+        minted = await client.post("/api/tokens", json={"name": "r", "scopes": ["read"]}, headers=owner.headers)
+        assert minted.status_code == 201, minted.text
+        reader = {"Authorization": f"Bearer {minted.json()['token']}"}
+        response = await client.post(
+            f"/api/projects/{project}/scripts", json={"name": "a.py", "source": SOURCE}, headers=reader
         )
-        assert response.status_code in (403, 404)
+        assert response.status_code == 403, response.text  # the tenant's own project: refused for the scope
+        listed = await client.get(f"/api/projects/{project}/scripts", headers=reader)
+        assert (listed.status_code, listed.json()["items"]) == (200, [])  # read works, and nothing was stored
 
     async def test_missing_key_parameter_is_400(self, local_world: World) -> None:
         response = await local_world.client.get("/api/layers/scripts", headers=local_world.a.headers)
