@@ -98,7 +98,8 @@ class Client:
             if thread.is_alive():
                 _log.warn("shutdown-timeout", "sentinel_sdk: the sender did not finish before the shutdown deadline")
                 return False
-        return len(self._buffer) == 0
+        # a batch in flight when the deadline came is lost too (counted as shutdown), though the buffer is empty
+        return len(self._buffer) == 0 and self._ledger.peek(self._buffer).shutdown == 0
 
     def pending_losses(self) -> LossCounters:
         """Losses counted but not yet reported to the ingest API."""

@@ -230,6 +230,10 @@ class Sender:
                 lost_to = "shutdown"
                 break
         self._ledger.add(**{lost_to: len(batch.events)})
+        if lost_to == "shutdown":
+            _log.warn(
+                "shutdown-send", "sentinel_sdk: %d events not sent before the shutdown deadline", len(batch.events)
+            )
         return False
 
     def _wait_until(self, wake_at: float) -> bool:

@@ -202,6 +202,29 @@ class TestLoss:
             time.sleep(0.05)
         assert client.pending_losses().shutdown == 4
 
+    def test_a_batch_cut_short_by_the_deadline_is_counted_and_logged(
+        self,
+        black_hole: str,
+        make_client: Callable[..., Client],
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from sentinel_sdk import _log
+
+        monkeypatch.setattr(_log, "_last", {})  # an earlier test's warning must not rate-limit this one
+        # the send times out at 0.3 s and no retry fits before the deadline: the sender ends in time, the batch is lost
+        client = make_client(endpoint=black_hole, timeout=0.3)
+        request(client, "/late")
+        with caplog.at_level(logging.WARNING, logger="sentinel_sdk"):
+            assert not client.shutdown(timeout=1.0)
+            deadline = time.monotonic() + 5
+            while client.pending_losses().shutdown < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert client.pending_losses().shutdown == 1
+        assert client.pending_losses().send_failed == 0
+        messages = [record.getMessage() for record in caplog.records]
+        assert any("1 events not sent before the shutdown deadline" in m for m in messages), messages
+
 
 class TestDeadEndpoints:
     @pytest.mark.parametrize("kind", ["refused", "black hole"])
