@@ -170,6 +170,34 @@ class TestScriptValidation:
         listed = await client.get(f"/api/projects/{project}/scripts", headers=reader)
         assert (listed.status_code, listed.json()["items"]) == (200, [])  # read works, and nothing was stored
 
+    async def test_delete_removes_a_script_and_a_full_project_refuses_new_names(
+        self, local_world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from sentinel_dashboard.scripts import service
+
+        client, owner = local_world.client, local_world.a
+        project = await new_project(client, owner)
+        base = f"/api/projects/{project}/scripts"
+        monkeypatch.setattr(service, "MAX_SCRIPTS", 2)
+        for name in ("a.py", "b.py"):
+            response = await client.post(base, json={"name": name, "source": SOURCE}, headers=owner.headers)
+            assert response.status_code == 201, response.text
+        full = await client.post(base, json={"name": "c.py", "source": SOURCE}, headers=owner.headers)
+        assert full.status_code == 409
+        assert (full.json()["error"], full.json()["field"]) == ("limit_exceeded", "name")
+        replaced = await client.post(base, json={"name": "a.py", "source": SOURCE + "\n"}, headers=owner.headers)
+        assert (replaced.status_code, replaced.json()["replaced"]) == (201, True)
+        # delete: another tenant's project is 404 and changes nothing; then the owner's delete frees a place
+        other = await client.delete(f"{base}/a.py", headers=local_world.b.headers)
+        assert other.status_code == 404
+        assert (await client.delete(f"{base}/a.py", headers=owner.headers)).status_code == 204
+        assert (await client.delete(f"{base}/a.py", headers=owner.headers)).status_code == 404
+        assert (await client.delete(f"{base}/..%2Fb.py", headers=owner.headers)).status_code == 404
+        listed = await client.get(base, headers=owner.headers)
+        assert [s["name"] for s in listed.json()["items"]] == ["b.py"]
+        again = await client.post(base, json={"name": "c.py", "source": SOURCE}, headers=owner.headers)
+        assert again.status_code == 201, again.text
+
     async def test_missing_key_parameter_is_400(self, local_world: World) -> None:
         response = await local_world.client.get("/api/layers/scripts", headers=local_world.a.headers)
         assert response.status_code == 400

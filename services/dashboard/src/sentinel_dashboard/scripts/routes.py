@@ -1,13 +1,14 @@
-"""``POST/GET /api/projects/{project_id}/scripts``, scoped to the caller's tenant (another tenant's project: 404)."""
+"""``POST/GET /api/projects/{project_id}/scripts`` and ``DELETE .../scripts/{name}``, in the caller's tenant only
+(another tenant's project: 404)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
-from litestar.params import JSONBody
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
@@ -61,6 +62,28 @@ class ScriptController(Controller):
         script = await service.upload(objects, principal.tenant_id, project.id, data, uploaded_by=principal.token_id)
         await publish_nodes(request.app.state.redis, project.id, [update_of(script_node(script), "layer:scripts")])
         return script
+
+    @delete(
+        "/{name:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete an analysis script (404 if the project has none of that name)",
+    )
+    async def delete_script(
+        self,
+        request: Request[Any, Any, Any],
+        principal: PrincipalDep,
+        control: ControlDep,
+        objects: ObjectsDep,
+        project_id: ProjectIdParam,
+        name: Annotated[str, Parameter(max_length=200, description="The script's file name")],
+    ) -> None:
+        """Remove the script; its node leaves the state tree (``removed`` on the SSE topic ``state``)."""
+        principal.require("write")
+        project = await project_of(control, principal, project_id)
+        script = await service.delete(objects, principal.tenant_id, project.id, name)
+        await publish_nodes(
+            request.app.state.redis, project.id, [update_of(script_node(script), "layer:scripts", removed=True)]
+        )
 
     @get("/", summary="A project's analysis scripts with size, time and SHA-256")
     async def list_scripts(

@@ -20,6 +20,7 @@ from sentinel_storage import ObjectInfo, ObjectNotFound, ObjectStore, StorageErr
 log = structlog.get_logger("sentinel.scripts")
 
 CONTENT_TYPE = "text/x-python; charset=utf-8"
+MAX_SCRIPTS = 200  # per project; replacing a script of the same name is always allowed
 MAX_LISTED = 500
 _NAME = re.compile(SCRIPT_NAME_PATTERN)
 _KEY = re.compile(r"^tenants/(?P<tenant>[^/]+)/projects/(?P<project>[^/]+)/scripts/(?P<name>[^/]+)$")
@@ -75,6 +76,18 @@ async def upload(
     digest = hashlib.sha256(body).hexdigest()
     try:
         replaced = await store.exists(key)
+        if not replaced:
+            count = 0
+            async for listed in store.list(scripts_prefix(tenant_id, project_id)):
+                count += parse_script_key(listed.key) is not None
+            if count >= MAX_SCRIPTS:
+                raise ApiError(
+                    409,
+                    f"the project already has {count} scripts, the most it may keep; delete one or replace one"
+                    " by uploading under its name",
+                    error="limit_exceeded",
+                    field="name",
+                )
         info = await store.put(
             key, body, content_type=CONTENT_TYPE, metadata={"sha256": digest, "uploaded-by": uploaded_by}
         )
@@ -83,6 +96,24 @@ async def upload(
     log.info("script_uploaded", project_id=project_id, key=key, size=info.size, replaced=replaced)
     return ScriptOut(
         name=data.name, key=key, size=info.size, sha256=digest, created_at=info.modified_ms, replaced=replaced
+    )
+
+
+async def delete(store: ObjectStore, tenant_id: str, project_id: str, name: str) -> ScriptOut:
+    """Remove a script; 404 when the project has none of that name. Jobs that ran it keep their artifacts."""
+    if not _NAME.match(name):
+        raise ApiError(404, "no such script", error="not_found")
+    key = script_key(tenant_id, project_id, name)
+    try:
+        head = await store.head(key)
+        if head is None:
+            raise ApiError(404, "no such script", error="not_found")
+        await store.delete(key)
+    except StorageError as exc:
+        raise storage_unavailable(exc) from exc
+    log.info("script_deleted", project_id=project_id, key=key)
+    return ScriptOut(
+        name=name, key=key, size=head.size, sha256=head.metadata.get("sha256", ""), created_at=head.modified_ms
     )
 
 
