@@ -27,6 +27,7 @@ from sentinel_connectors.jobs import announce
 from sentinel_control import ControlStore, Job, JobChanges, now_ms
 from sentinel_flows import AWAIT_CALLBACK, HandlerRegistry, TaskAnswerer, TaskContext, TaskError, TaskTokenInvalid
 from sentinel_flowtasks import keys
+from sentinel_flowtasks.export import ExportTooLarge
 from sentinel_flowtasks.jobs import change_job, merged
 from sentinel_flowtasks.settings import AnalysisSettings
 from sentinel_sandbox import (
@@ -153,6 +154,8 @@ async def export_window(context: AnalysisContext, payload: Any, task: TaskContex
     try:
         body, rows = await context.export(job.project_id, start_ms, end_ms)
         await context.objects.put(key, body, content_type="application/x-ndjson")
+    except ExportTooLarge as exc:  # no retry makes it smaller
+        raise TaskError("Sentinel.ExportTooLarge", str(exc)) from None
     except Exception as exc:  # the store or the object store is down or slow: the flow retries
         log.warning("export_failed", job_id=job.id, error=f"{type(exc).__name__}: {exc}")
         raise TaskError("Sentinel.Retryable", f"export failed: {type(exc).__name__}: {exc}") from exc

@@ -38,14 +38,18 @@ def sandbox_runners(e2b: E2BSettings, modal: ModalSettings, local: LocalSandboxS
 class ClickHouseExporter:
     """Exports from ClickHouse over one lazily opened client."""
 
-    def __init__(self, settings: ClickHouseSettings) -> None:
+    def __init__(self, settings: ClickHouseSettings, *, max_rows: int, max_bytes: int) -> None:
         self._settings = settings
+        self._max_rows = max_rows
+        self._max_bytes = max_bytes
         self._client: Any = None
 
     async def __call__(self, project_id: str, start_ms: int, end_ms: int) -> tuple[bytes, int]:
         if self._client is None:
             self._client = await create_client(self._settings)
-        return await export_events(self._client, project_id, start_ms, end_ms)
+        return await export_events(
+            self._client, project_id, start_ms, end_ms, max_rows=self._max_rows, max_bytes=self._max_bytes
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -82,7 +86,11 @@ async def open_analysis_context(
     owned = objects is None
     if objects is None:
         objects = open_object_store(archive, aws, url_signer=LocalUrlSigner(server_secret, public_url))
-    export: Exporter = ClickHouseExporter(clickhouse) if analytics.backend == "clickhouse" else _no_export
+    export: Exporter = _no_export
+    if analytics.backend == "clickhouse":
+        export = ClickHouseExporter(
+            clickhouse, max_rows=analysis.max_export_rows, max_bytes=analysis.max_export_mb * 1_000_000
+        )
     return AnalysisContext(
         settings=analysis,
         server_secret=server_secret,

@@ -25,12 +25,43 @@ ORDER BY timestamp, event_id
 """
 
 
-async def export_events(client: Any, project_id: str, start_ms: int, end_ms: int) -> tuple[bytes, int]:
-    """``(ndjson, rows)`` of the project's events in ``[start_ms, end_ms)``, oldest first."""
-    body: bytes = await client.raw_query(
-        EXPORT_SQL,
-        parameters={"project_id": project_id, "start": start_ms / 1000, "end": end_ms / 1000},
-        settings={"output_format_json_quote_64bit_integers": 0},
-        fmt="JSONEachRow",
-    )
+class ExportTooLarge(Exception):
+    """The window holds more events than one export may carry."""
+
+
+_TOO_LARGE_MARKS = ("TOO_MANY_ROWS_OR_BYTES", "Code: 396.")
+
+
+async def export_events(
+    client: Any, project_id: str, start_ms: int, end_ms: int, *, max_rows: int, max_bytes: int
+) -> tuple[bytes, int]:
+    """``(ndjson, rows)`` of the project's events in ``[start_ms, end_ms)``, oldest first.
+
+    The export is held in memory before it is stored, so the server refuses a result over ``max_rows`` rows or
+    ``max_bytes`` bytes (``ExportTooLarge``) rather than letting a wide window exhaust the process.
+    """
+    try:
+        body: bytes = await client.raw_query(
+            EXPORT_SQL,
+            parameters={"project_id": project_id, "start": start_ms / 1000, "end": end_ms / 1000},
+            settings={
+                "output_format_json_quote_64bit_integers": 0,
+                "max_result_rows": max_rows,
+                "max_result_bytes": max_bytes,
+                "result_overflow_mode": "throw",
+            },
+            fmt="JSONEachRow",
+        )
+    except Exception as exc:
+        if any(mark in str(exc) for mark in _TOO_LARGE_MARKS):
+            raise ExportTooLarge(
+                f"the window holds more than {max_rows:,} events or {max_bytes // 1_000_000:,} MB to export;"
+                " choose a shorter window"
+            ) from None
+        raise
+    if len(body) > max_bytes:  # the limit above counts the server's columns, this the NDJSON text
+        raise ExportTooLarge(
+            f"the window's export is {len(body) // 1_000_000:,} MB, over {max_bytes // 1_000_000:,} MB;"
+            " choose a shorter window"
+        )
     return body, body.count(b"\n")

@@ -38,6 +38,12 @@ class AnalysisSettings(msgspec.Struct, kw_only=True, frozen=True):
         int, Meta(description="Lifetime of the presigned URL a script reads its data from, seconds", ge=60, le=604_800)
     ] = 3600
     max_window_days: Annotated[int, Meta(description="Longest window one analysis may export, days", ge=1, le=366)] = 31
+    max_export_rows: Annotated[
+        int, Meta(description="Most events one analysis may export (a wider window fails its job)", ge=1)
+    ] = 2_000_000
+    max_export_mb: Annotated[
+        int, Meta(description="Largest export one analysis may hold and store, MB of NDJSON", ge=1, le=65_536)
+    ] = 1_024
     usage_wait_s: Annotated[
         float,
         Meta(

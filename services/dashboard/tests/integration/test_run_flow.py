@@ -187,6 +187,7 @@ async def _build(
     *,
     flows: FlowSettings | None = None,
     aws: AwsSettings | None = None,
+    **analysis: Any,
 ) -> tuple[Settings, Stack]:
     db = tmp_path / "control.db"
     store = SqliteControlStore(db)
@@ -209,7 +210,9 @@ async def _build(
         archive=archive,
         aws=aws,
         flows=flows or FlowSettings(),
-        analysis=AnalysisSettings(sandbox="e2b", wall_s=60, cpu_s=30, memory_mb=512, no_callback_grace_s=1.0),
+        analysis=AnalysisSettings(
+            sandbox="e2b", wall_s=60, cpu_s=30, memory_mb=512, no_callback_grace_s=1.0, **analysis
+        ),
         e2b=E2BSettings(debug=True, sandbox_url=execute_server.url),
         sandbox_local=LocalSandboxSettings(enabled=False),
         log=LogSettings(format="json", level="WARNING"),
@@ -423,6 +426,33 @@ class TestEmbedded:
             assert "artifact" not in seen["result"]
             gold = f"tenants/{stack.tenant_id}/projects/{stack.project_id}/gold/{started['id']}.json"
             assert not await stack.objects.exists(gold)
+        await stack.objects.close()
+
+    async def test_a_window_over_the_export_limit_fails_the_job_without_retrying(
+        self,
+        tmp_path: Path,
+        redis_server: RedisEngine,
+        s3_server: SeaweedS3Engine,
+        ch_database: ClickHouseSettings,
+        execute_server: ExecuteServer,
+    ) -> None:
+        settings, stack = await _build(
+            tmp_path, redis_server, s3_server, ch_database, execute_server, max_export_rows=EVENTS - 1
+        )
+        key = await stack.upload("report.py", "print('never runs')\n")
+        async with (
+            _Server(create_app(settings), settings.dashboard.port),
+            httpx.AsyncClient(base_url=stack.url) as client,
+        ):
+            started, final = await _run(client, stack, key)
+            assert final["status"] == "failed"
+            assert final["error"].startswith("Sentinel.ExportTooLarge"), final["error"]
+            assert f"more than {EVENTS - 1:,} events" in final["error"]
+            seen = (await client.get(f"/api/jobs/{started['id']}", headers=stack.headers)).json()
+            assert "export" not in seen["result"]
+            assert "sandbox" not in seen["result"]  # the script never ran
+            exports = f"tenants/{stack.tenant_id}/projects/{stack.project_id}/exports/{started['id']}.ndjson"
+            assert not await stack.objects.exists(exports)
         await stack.objects.close()
 
     async def test_a_waiting_flow_resumes_only_on_a_valid_callback_and_only_once(
