@@ -301,6 +301,25 @@ def test_a_new_request_appears_in_the_live_tail(page: Any, stack: Stack) -> None
     assert "Acme" in row.inner_text()
 
 
+def test_jobs_view_draws_the_state_tree_of_the_seeded_project(page: Any, seeded: Stack) -> None:
+    stack = seeded
+    sign_in(page, stack)
+    page.click('.nav a[data-view="jobs"]')
+    tree = page.wait_for_selector("#state-tree li[data-node-id]")
+    assert tree is not None
+    for layer in ("layer:ingestion", "layer:scripts", "layer:gold", "layer:jobs"):
+        assert page.locator(f'#state-tree li[data-node-id="{layer}"]').count() == 1, layer
+    # the seeded traffic's source, live (it sent minutes ago at most), under Layer 1
+    source = page.locator('#state-tree li[data-node-id="layer:ingestion"] li[data-node-id="source:shop/test"]')
+    assert source.count() == 1
+    text = source.inner_text()
+    assert "shop (test)" in text
+    assert "\nlive\n" in text.lower()  # its status badge
+    assert "last seen" in text
+    assert "loss 0.0%" in text
+    shot(page, "jobs-and-state")
+
+
 def test_request_log_detail_shows_a_seeded_request(page: Any, seeded: Stack) -> None:
     stack = seeded
     sign_in(page, stack)
