@@ -58,7 +58,14 @@ class TableFigures(msgspec.Struct, kw_only=True):
     rows: int
     """The project's stored rows (rollups: before background merges finish combining them)."""
     last_at_ms: int | None
-    """Newest time of the project's rows in the table's time column: its freshness."""
+    """Newest time of the project's rows in the table's time column: its freshness (a rollup's newest bucket
+    start)."""
+    bucket_ms: int = 0
+    """A rollup's bucket width (from its time column: minute, hour, day); 0 for raw tables."""
+
+
+#: A rollup's bucket width by the name of its time column.
+BUCKETS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
 
 
 class StorageFigures(msgspec.Struct, kw_only=True):
@@ -145,6 +152,7 @@ class LayersReader:
                     engine=table.engine,
                     rows=int(rows),
                     last_at_ms=int(last_ms) if rows and table.time_column else None,
+                    bucket_ms=BUCKETS.get(table.time_column or "", 0) if table.name not in RAW_TABLES else 0,
                 )
             )
         return figures

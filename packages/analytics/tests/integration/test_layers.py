@@ -64,6 +64,12 @@ async def test_layer_figures_match_what_was_written(
         newest = max(e.timestamp for b in big for e in b.events)
         assert tables["events"].last_at_ms == newest
         assert tables["batches"].last_at_ms == max(b.received_at for b in big)
+        assert (tables["events"].bucket_ms, tables["requests_1m"].bucket_ms) == (0, 60_000)
+        assert (tables["endpoints_1h"].bucket_ms, tables["consumers_1d"].bucket_ms) == (3_600_000, 86_400_000)
+        assert (
+            tables["consumers_1d"].last_at_ms
+            == max(e.timestamp for b in big for e in b.events) // 86_400_000 * 86_400_000
+        )
 
         assert await reader.month_ingest("big", MONTH) == (1600, 8)
         assert await reader.month_ingest("big", "2001-01") == (0, 0)

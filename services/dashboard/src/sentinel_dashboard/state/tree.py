@@ -89,10 +89,13 @@ def source_node(source: SourceFigures, now_ms: int) -> Node:
     )
 
 
+_BUCKET_NAMES = {60_000: "1 minute", 3_600_000: "1 hour", 86_400_000: "1 day"}
+
+
 def table_node(table: TableFigures, now_ms: int) -> Node:
     if table.rows == 0 or table.last_at_ms is None:
         status = "empty"
-    elif now_ms - table.last_at_ms <= FRESH_WITHIN_MS:
+    elif now_ms - (table.last_at_ms + table.bucket_ms) <= FRESH_WITHIN_MS:  # a rollup's bucket holds until its end
         status = "fresh"
     else:
         status = "stale"
@@ -101,7 +104,8 @@ def table_node(table: TableFigures, now_ms: int) -> Node:
         name=table.name,
         kind="rollup" if table.kind == "rollup" else "table",
         status=status,
-        meta={"rows": table.rows, "last_at_ms": table.last_at_ms, "engine": table.engine},
+        meta={"rows": table.rows, "last_at_ms": table.last_at_ms, "engine": table.engine}
+        | ({"bucket": _BUCKET_NAMES.get(table.bucket_ms, "")} if table.bucket_ms else {}),
     )
 
 
