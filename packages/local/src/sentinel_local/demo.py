@@ -73,6 +73,7 @@ def create_demo_app(ingest_url: str, ingest_key: str, *, flush_interval: float =
         exclude_paths=[r"/healthz"],
     )
     names = {consumer_id: (name, group) for consumer_id, name, group, _ in CONSUMERS}
+    calls: Counter[str] = Counter()  # failures come at a steady rate, so a short run shows some of each kind
 
     def customer(x_api_key: str | None = Header(default=None)) -> str:
         consumer_id = (x_api_key or "").removeprefix("demo_")
@@ -114,7 +115,8 @@ def create_demo_app(ingest_url: str, ingest_key: str, *, flush_interval: float =
         await asyncio.sleep(random.uniform(0.02, 0.08))  # noqa: S311
         if not order.get("items"):
             raise HTTPException(422, "an order needs items")
-        if random.random() < 0.04:  # noqa: S311 - the payment provider is flaky
+        calls["orders"] += 1
+        if calls["orders"] % 20 == 3:  # the payment provider is flaky: one order in 20 fails, from the third on
             raise RuntimeError("payment provider timed out")
         return {"id": random.randint(1000, 9999), "items": order["items"], "status": "created"}  # noqa: S311
 
@@ -126,7 +128,8 @@ def create_demo_app(ingest_url: str, ingest_key: str, *, flush_interval: float =
     @app.get("/reports/{report_id}")
     async def get_report(report_id: str, who: str = Depends(customer)) -> dict[str, Any]:
         await asyncio.sleep(random.uniform(0.4, 1.2))  # noqa: S311 - reports are slow
-        if random.random() < 0.15:  # noqa: S311
+        calls["reports"] += 1
+        if calls["reports"] % 7 == 2:  # one report in seven finds the engine busy, from the second on
             raise HTTPException(503, "report engine busy, retry later")
         return {"id": report_id, "rows": random.randint(10, 500)}  # noqa: S311
 
