@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 EXPORT_SQL = """
 SELECT
     toString(event_id) AS event_id,
@@ -25,11 +27,18 @@ ORDER BY timestamp, event_id
 """
 
 
+COUNT_SQL = """
+SELECT count() FROM events
+WHERE project_id = {project_id:String} AND timestamp >= {start:DateTime64(3)} AND timestamp < {end:DateTime64(3)}
+"""
+
+
 class ExportTooLarge(Exception):
     """The window holds more events than one export may carry."""
 
 
-_TOO_LARGE_MARKS = ("TOO_MANY_ROWS_OR_BYTES", "Code: 396.")
+class ExportFailed(Exception):
+    """The store failed part-way through the export (its answer ended in an error, not in rows)."""
 
 
 async def export_events(
@@ -37,31 +46,40 @@ async def export_events(
 ) -> tuple[bytes, int]:
     """``(ndjson, rows)`` of the project's events in ``[start_ms, end_ms)``, oldest first.
 
-    The export is held in memory before it is stored, so the server refuses a result over ``max_rows`` rows or
-    ``max_bytes`` bytes (``ExportTooLarge``) rather than letting a wide window exhaust the process.
+    The export is held in memory before it is stored, so it is bounded: the window's events are counted first
+    (``ExportTooLarge`` over ``max_rows``, before anything is read), and an NDJSON answer over ``max_bytes`` is
+    refused too. A server error after the answer has started streaming arrives inside the body; it is detected
+    (``ExportFailed``), never stored as data.
     """
-    try:
-        body: bytes = await client.raw_query(
-            EXPORT_SQL,
-            parameters={"project_id": project_id, "start": start_ms / 1000, "end": end_ms / 1000},
-            settings={
-                "output_format_json_quote_64bit_integers": 0,
-                "max_result_rows": max_rows,
-                "max_result_bytes": max_bytes,
-                "result_overflow_mode": "throw",
-            },
-            fmt="JSONEachRow",
+    parameters = {"project_id": project_id, "start": start_ms / 1000, "end": end_ms / 1000}
+    counted = await client.query(COUNT_SQL, parameters=parameters)
+    total = int(counted.result_rows[0][0])
+    if total > max_rows:
+        raise ExportTooLarge(
+            f"the window holds {total:,} events, over the {max_rows:,} one export may carry; choose a shorter window"
         )
-    except Exception as exc:
-        if any(mark in str(exc) for mark in _TOO_LARGE_MARKS):
-            raise ExportTooLarge(
-                f"the window holds more than {max_rows:,} events or {max_bytes // 1_000_000:,} MB to export;"
-                " choose a shorter window"
-            ) from None
-        raise
-    if len(body) > max_bytes:  # the limit above counts the server's columns, this the NDJSON text
+    body: bytes = await client.raw_query(
+        EXPORT_SQL + "LIMIT {limit:UInt64}",
+        parameters={**parameters, "limit": max_rows},
+        settings={"output_format_json_quote_64bit_integers": 0},
+        fmt="JSONEachRow",
+    )
+    if len(body) > max_bytes:
         raise ExportTooLarge(
             f"the window's export is {len(body) // 1_000_000:,} MB, over {max_bytes // 1_000_000:,} MB;"
             " choose a shorter window"
         )
+    if body and not _ends_in_a_row(body):
+        raise ExportFailed("the analytics store's answer ended in an error part-way through the export")
     return body, body.count(b"\n")
+
+
+def _ends_in_a_row(body: bytes) -> bool:
+    """True when the answer ends with a whole JSON row (an error or a cut stream leaves something else)."""
+    if not body.endswith(b"}\n"):
+        return False
+    last = body[body.rfind(b"\n", 0, len(body) - 1) + 1 :]
+    try:
+        return isinstance(msgspec.json.decode(last), dict)
+    except msgspec.DecodeError:
+        return False

@@ -447,7 +447,7 @@ class TestEmbedded:
             started, final = await _run(client, stack, key)
             assert final["status"] == "failed"
             assert final["error"].startswith("Sentinel.ExportTooLarge"), final["error"]
-            assert f"more than {EVENTS - 1:,} events" in final["error"]
+            assert f"holds {EVENTS:,} events, over the {EVENTS - 1:,}" in final["error"]
             seen = (await client.get(f"/api/jobs/{started['id']}", headers=stack.headers)).json()
             assert "export" not in seen["result"]
             assert "sandbox" not in seen["result"]  # the script never ran
