@@ -7,11 +7,20 @@ jobs, newest first), written in one transaction with a pointer item ``PK=JOB#<jo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sentinel_control._dynamo_items import attr_data, attr_n, attr_s, error_code, load_record, tenant_pk
+from sentinel_control._dynamo_items import (
+    attr_data,
+    attr_n,
+    attr_s,
+    error_code,
+    load_record,
+    query_call,
+    tenant_pk,
+)
 from sentinel_control.errors import ConflictError
 from sentinel_control.jobs import Job, JobChanges
 from sentinel_control.models import now_ms
@@ -82,18 +91,29 @@ class DynamoJobs:
         if before is not None:
             condition += " AND GSI1SK < :before"
             values[":before"] = attr_s(f"{before[0]:013d}#{before[1]}")
-        answer = await self._call(
-            lambda ddb: ddb.query(
-                TableName=self.table,
-                IndexName=GSI1,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-        )
-        jobs = [load_record(item, Job) for item in answer.get("Items", [])]
-        return [job for job in jobs if job.tenant_id == tenant_id]
+        jobs: list[Job] = []
+        start: dict[str, Any] | None = None
+        # A query page stops at 1 MB of items (a job's result may be 128 KiB): read on until ``limit`` jobs.
+        while len(jobs) < limit:
+            args: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": GSI1,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": limit - len(jobs),
+            }
+            if start is not None:
+                args["ExclusiveStartKey"] = start
+            answer = await self._call(partial(query_call, args=args))
+            for item in answer.get("Items", []):
+                job = load_record(item, Job)
+                if job.tenant_id == tenant_id:
+                    jobs.append(job)
+            start = answer.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return jobs
 
     async def update_job(self, tenant_id: str, job_id: str, changes: JobChanges, expected_version: int) -> Job | None:
         current = await self.get_job(tenant_id, job_id)

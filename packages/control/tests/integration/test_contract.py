@@ -296,6 +296,17 @@ class TestJobs:
             j for j in seen if j.created_at < 1_001
         ]
 
+    async def test_a_listing_of_large_jobs_is_not_cut_short(self, store: ControlStore) -> None:
+        # DynamoDB answers a query in pages of at most 1 MB: ten jobs of 150 KB each span two of them
+        tenant = await make_tenant(store)
+        project = await make_project(store, tenant)
+        jobs = [new_job(tenant.id, project.id, 1_000 + i, result={"blob": "x" * 150_000}) for i in range(10)]
+        for job in jobs:
+            await store.create_job(job)
+        listed = await store.list_jobs(tenant.id, project.id, limit=10)
+        assert [job.id for job in listed] == [job.id for job in reversed(jobs)]
+        assert len(await store.list_jobs(tenant.id, project.id, limit=4)) == 4
+
     async def test_another_tenant_cannot_read_a_job_but_find_job_can(self, store: ControlStore) -> None:
         tenant, other = await make_tenant(store), await make_tenant(store)
         project = await make_project(store, tenant)
