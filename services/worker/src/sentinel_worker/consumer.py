@@ -74,7 +74,7 @@ class Consumer:
         self.metrics = metrics or Metrics()
         self.journal = Journal(client)
         self.tail = TailPublisher(client, settings.tail_events_per_s)
-        self.live = LiveMetrics(client)
+        self.live = LiveMetrics(client, settings.metrics_tick_s)
         self._next_tick = 0.0
         self._slots = asyncio.Semaphore(settings.max_inflight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -258,9 +258,9 @@ class Consumer:
         for _, letter in group.dead:
             log.warning("dead_lettered", stream=letter.stream, entry_id=letter.entry_id, error=letter.error)
         if self.settings.metrics_tick_s > 0:
-            self.live.add([b for _, b in group.batches])
+            self.live.add(group.live)  # replays and imports are not live traffic
         try:
-            self.metrics.tail_events_published_total += await self.tail.publish([b for _, b in group.batches])
+            self.metrics.tail_events_published_total += await self.tail.publish(group.live)
         except RedisError as exc:
             log.warning("tail_publish_failed", error=str(exc))
 

@@ -120,6 +120,16 @@ class Group:
         """The batches the archive does not hold yet (all but those read back from it)."""
         return [(p, b) for p, b in self.batches if not self._entry_of[str(b.batch_id)].archived]
 
+    @property
+    def live(self) -> list[StoredBatch]:
+        """The batches that are new traffic: not re-enqueued by a sync (a replay or an import) nor from the archive."""
+        out = []
+        for _, batch in self.batches:
+            entry = self._entry_of[str(batch.batch_id)]
+            if entry.sync is None and not entry.archived:
+                out.append(batch)
+        return out
+
     def without(self, lost: list[Member], default_retention_days: int) -> Group:
         """The same group minus entries another consumer took over (a new token follows from the new set)."""
         gone = set(lost)

@@ -108,8 +108,9 @@ class MetricsTick(msgspec.Struct, kw_only=True):
 class LiveMetrics:
     """Adds up stored batches per project and publishes a ``MetricsTick`` per project with news each ``flush``."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, tick_s: float = 1.0) -> None:
         self.client = client
+        self._quiet_ms = int(2_000 * tick_s)  # no news for longer than this: the next tick starts afresh
         self._since: dict[str, int] = {}
         self._first: dict[str, int] = {}
         self._sources: dict[str, dict[tuple[str, str], SourceFigures]] = {}
@@ -155,7 +156,7 @@ class LiveMetrics:
             requests = sum(f.requests for f in items)
             tick = MetricsTick(
                 project_id=project_id,
-                from_ms=self._since.get(project_id, first.get(project_id, now)),
+                from_ms=self._from(project_id, first.get(project_id, now)),
                 to_ms=now,
                 requests=requests,
                 errors_4xx=sum(f.errors_4xx for f in items),
@@ -164,7 +165,13 @@ class LiveMetrics:
                 max_ms=max(f.duration_ms_max for f in items),
                 sources=items,
             )
-            self._since[project_id] = now
             pipe.publish(channel(project_id, "metrics"), _json.encode(tick))
         await pipe.execute()
+        # Ticks tile the time while a project has traffic; after a quiet spell the next one starts at its first
+        # stored batch (a rate over the quiet spell would read low), and long-quiet projects are forgotten.
+        self._since = {p: t for p, t in self._since.items() if now - t <= self._quiet_ms} | dict.fromkeys(sources, now)
         return len(sources)
+
+    def _from(self, project_id: str, first_ms: int) -> int:
+        since = self._since.get(project_id)
+        return since if since is not None and first_ms - since <= self._quiet_ms else first_ms

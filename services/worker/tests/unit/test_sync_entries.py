@@ -56,3 +56,13 @@ class TestSyncEntries:
         everything = [str(batch.batch_id) for _, batch in group.batches]
         assert len(everything) == 3
         assert archived == {everything[0], everything[2]}
+
+    def test_only_new_traffic_is_live(self) -> None:
+        group = group_of(
+            Entry(0, f"{NOW}-0", blob(1)),
+            Entry(0, f"{NOW}-1", blob(2), sync="job_a", archived=True),  # a replay from the archive
+            Entry(0, f"{NOW}-2", blob(3), sync="job_b"),  # an import of access logs
+            Entry(0, f"{NOW}-3", blob(4)),
+        )
+        everything = [str(batch.batch_id) for _, batch in group.batches]
+        assert [str(batch.batch_id) for batch in group.live] == [everything[0], everything[3]]

@@ -554,14 +554,23 @@ function onTail(message) {
   renderLiveEmpty();
 }
 
+const TICK_WINDOW_MS = 5000;
+
 function onTick(tick) {
-  // requests stored since the previous tick; a lone tick covers at least one second
-  const seconds = Math.max(1, (tick.to_ms - tick.from_ms) / 1000);
-  const errors = tick.requests ? (100 * (tick.errors_4xx + tick.errors_5xx)) / tick.requests : 0;
+  // Each worker publishes what it stored, so the rate adds up every tick of the last few seconds.
+  const recent = (state.ticks || []).filter((t) => t.to_ms > tick.to_ms - TICK_WINDOW_MS);
+  recent.push(tick);
+  state.ticks = recent;
+  const requests = recent.reduce((sum, t) => sum + t.requests, 0);
+  const errors = recent.reduce((sum, t) => sum + t.errors_4xx + t.errors_5xx, 0);
+  const latency = recent.reduce((sum, t) => sum + t.avg_ms * t.requests, 0);
+  const from = Math.min(...recent.map((t) => t.from_ms));
+  const to = Math.max(...recent.map((t) => t.to_ms));
+  const seconds = Math.max(1, (to - from) / 1000); // a lone tick covers at least one second
+  const rate = requests / seconds;
   const label = $("#live-rate");
-  const rate = tick.requests / seconds;
-  label.textContent = `${rate < 10 ? rate.toFixed(1) : count(rate)} req/s · ${errors.toFixed(1)}% errors · avg ${ms(tick.avg_ms)}`;
-  label.dataset.requests = String(tick.requests);
+  label.textContent = `${rate < 10 ? rate.toFixed(1) : count(rate)} req/s · ${(requests ? (100 * errors) / requests : 0).toFixed(1)}% errors · avg ${ms(requests ? latency / requests : 0)}`;
+  label.dataset.requests = String(requests);
 }
 
 function renderLiveEmpty() {
@@ -692,6 +701,8 @@ function init() {
     sessionStorage.setItem(PROJECT_KEY, state.projectId);
     clear($("#live-table tbody"));
     state.liveSeen = 0;
+    state.ticks = [];
+    $("#live-rate").textContent = "";
     startLive();
     refresh();
   });
