@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import random
 import time
@@ -283,7 +284,7 @@ async def test_live_figures_add_up_to_what_was_stored(
         key = (batch.service, batch.environment)
         expected[key] = expected.get(key, 0) + len(batch.events)
     assert per_source == expected
-    for earlier, later in zip(ticks, ticks[1:], strict=False):
+    for earlier, later in itertools.pairwise(ticks):
         assert later["from_ms"] >= earlier["to_ms"]  # ticks never overlap (they tile the time while traffic lasts)
 
 
