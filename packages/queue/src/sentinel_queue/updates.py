@@ -23,16 +23,29 @@ RESUMABLE: frozenset[Topic] = frozenset({"jobs", "state"})
 UPDATES_MAXLEN = 1_000
 
 # Ids are ordered across a project's resumable topics (one Last-Event-ID resumes them all): each id comes from
-# the project's last id (``KEYS[2]``, same hash slot as the streams) and the server clock, never going back.
+# the project's last id (``KEYS[2]``, same hash slot as the streams) and the server clock, never going back; if
+# that key is lost, from the newest entry of the project's streams (``KEYS[1]``, ``KEYS[3...]``).
 _PUBLISH = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local seq = 0
+local newest = {}
 local last = redis.call('GET', KEYS[2])
 if last then
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  newest[1] = last
+else
+  -- the project's last id is gone (a flush, a restore): start after the newest entry of any of its streams
+  for i, key in ipairs(KEYS) do
+    if i ~= 2 then
+      local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+      if top[1] then newest[#newest + 1] = top[1][1] end
+    end
+  end
+end
+for _, id in ipairs(newest) do
+  local last_ms, last_seq = string.match(id, '^(%d+)-(%d+)$')
   last_ms, last_seq = tonumber(last_ms), tonumber(last_seq)
-  if ms <= last_ms then
+  if ms < last_ms or (ms == last_ms and seq <= last_seq) then
     ms, seq = last_ms, last_seq + 1
   end
 end
@@ -70,15 +83,9 @@ async def publish_update(
     if topic not in RESUMABLE:
         raise ValueError(f"topic {topic!r} is not resumable; publish it on channel(...) directly")
     data = msgspec.json.encode(payload)
-    entry_id = await client.eval(
-        _PUBLISH,
-        2,
-        updates_stream(project_id, topic),
-        _last_id_key(project_id),
-        data,
-        channel(project_id, topic),
-        maxlen,
-    )
+    others = [updates_stream(project_id, other) for other in sorted(RESUMABLE) if other != topic]
+    keys = [updates_stream(project_id, topic), _last_id_key(project_id), *others]
+    entry_id = await client.eval(_PUBLISH, len(keys), *keys, data, channel(project_id, topic), maxlen)
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

@@ -62,3 +62,19 @@ async def test_a_stream_ahead_of_the_recorded_id_still_takes_updates(redis_serve
     finally:
         await client.delete(updates_stream(project, "jobs"), f"sentinel:updates:{{{project}}}:last-id")
         await client.aclose()
+
+
+async def test_a_lost_last_id_resumes_after_every_stream_of_the_project(redis_server: RedisEngine) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    project = f"prj_{uuid.uuid4().hex[:12]}"
+    last_id = f"sentinel:updates:{{{project}}}:last-id"
+    try:
+        # the jobs stream is ahead of the clock (as after a restore from another server), and the last id is gone
+        await client.xadd(updates_stream(project, "jobs"), {"d": b"{}"}, id="99999999999999-7")
+        await client.delete(last_id)
+        state_id = await publish_update(client, project, "state", {"n": 1})
+        assert _key(state_id) > (99999999999999, 7)  # a client holding the jobs id still gets this update
+        assert [json.loads(d)["n"] for _, d in await updates_after(client, project, "state", "99999999999999-7")] == [1]
+    finally:
+        await client.delete(updates_stream(project, "jobs"), updates_stream(project, "state"), last_id)
+        await client.aclose()

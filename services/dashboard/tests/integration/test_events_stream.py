@@ -187,6 +187,30 @@ async def test_last_event_id_resumes_jobs_and_state(world: World, publisher: red
     assert (updates[2]["event"], updates[2]["id"], json.loads(updates[2]["data"])) == ("jobs", live, {"job": 3})
 
 
+async def test_a_resumed_backlog_arrives_in_id_order_across_topics(world: World, publisher: redis.Redis) -> None:
+    first = await publish_update(publisher, world.project_id, "jobs", {"n": 0})
+    missed = [
+        await publish_update(publisher, world.project_id, topic, {"n": n})
+        for n, topic in enumerate(["state", "jobs", "state", "jobs"], start=1)
+    ]
+    headers = {**world.bearer(), "Last-Event-ID": first}
+    async with (
+        httpx.AsyncClient(base_url=world.url) as client,
+        client.stream(
+            "GET", "/events", params={"project_id": world.project_id, "topics": "jobs,state"}, headers=headers
+        ) as response,
+    ):
+        frames = await read_events(response, 4, events_only=True)
+    # a client cut off after any of these resumes from its id and misses nothing: ids only go up
+    assert [f["id"] for f in frames] == missed
+    assert [(f["event"], json.loads(f["data"])["n"]) for f in frames] == [
+        ("state", 1),
+        ("jobs", 2),
+        ("state", 3),
+        ("jobs", 4),
+    ]
+
+
 async def test_another_tenants_project_is_403_and_bad_tokens_401(world: World) -> None:
     async with httpx.AsyncClient(base_url=world.url) as client:
         theirs = await client.get("/events", params={"project_id": world.other_project_id}, headers=world.bearer())

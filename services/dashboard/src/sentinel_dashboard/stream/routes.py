@@ -122,13 +122,18 @@ async def _stream(
         # Subscribed before reading the backlog: nothing falls between the two; ids already sent are skipped.
         sent: dict[Topic, str] = {}
         if last_event_id:
-            for topic in topics:
-                if topic in RESUMABLE:
-                    for update_id, data in await updates_after(
-                        request.app.state.redis, project_id, topic, last_event_id
-                    ):
-                        sent[topic] = update_id
-                        yield _event(Update(topic=topic, id=update_id, data=data))
+            # In id order across the topics: a client cut off part-way resumes from the last id it saw, so an
+            # update of one topic must never follow a later one of another.
+            backlog = [
+                (update_id, topic, data)
+                for topic in topics
+                if topic in RESUMABLE
+                for update_id, data in await updates_after(request.app.state.redis, project_id, topic, last_event_id)
+            ]
+            backlog.sort(key=lambda item: _id_key(item[0]))
+            for update_id, topic, data in backlog:
+                sent[topic] = update_id
+                yield _event(Update(topic=topic, id=update_id, data=data))
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -152,12 +157,13 @@ async def _stream(
         await hub.leave(subscriber)
 
 
-def _not_after(candidate: str, last: str) -> bool:
-    def key(value: str) -> tuple[int, int]:
-        ms, _, seq = value.partition("-")
-        return int(ms), int(seq or 0)
+def _id_key(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
 
-    return key(candidate) <= key(last)
+
+def _not_after(candidate: str, last: str) -> bool:
+    return _id_key(candidate) <= _id_key(last)
 
 
 @get("/events", tags=["stream"], summary="Live updates of a project (server-sent events)")
