@@ -51,9 +51,20 @@ def _window(scope: Scope, grains: tuple[int, ...], names: tuple[int, ...]) -> di
 class SqlReader(abc.ABC):
     """``AnalyticsReader`` over a backend that runs the queries of ``sql.QUERIES`` by name."""
 
+    #: How many keys one sketches query may carry (they travel as one JSON parameter, in a URL for some backends).
+    sketch_keys_per_call = 1_000
+
     @abc.abstractmethod
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         """Named rows of ``query`` with ``params`` bound server-side; raises ``ReadError``."""
+
+    async def _sketches(self, query: str, params: dict[str, Any], keys: list[Any]) -> list[Row]:
+        """Rows of a sketches query for ``keys``, in as many calls as ``sketch_keys_per_call`` needs."""
+        step = self.sketch_keys_per_call
+        rows: list[Row] = []
+        for at in range(0, len(keys), step):
+            rows.extend(await self._rows(query, {**params, "keys": json.dumps(keys[at : at + step])}))
+        return rows
 
     async def overview(self, scope: Scope) -> OverviewFigures:
         return parse.overview(await self._rows("metrics_overview", _window(scope, _PROJECT_GRAINS, _PROJECT_GRAINS)))
@@ -87,8 +98,8 @@ class SqlReader(abc.ABC):
             return parse.endpoints(await self._rows("metrics_endpoints", params))
         page = [dict(row) for row in await self._rows("metrics_endpoints_page", params)]
         if page:
-            keys = json.dumps([[row["method"], row["route"]] for row in page])
-            sketches = await self._rows("metrics_endpoint_sketches", {**_window(scope, grains, grains), "keys": keys})
+            keys = [[row["method"], row["route"]] for row in page]
+            sketches = await self._sketches("metrics_endpoint_sketches", _window(scope, grains, grains), keys)
             latency = {(row["method"], row["route"]): row["latency"] for row in sketches}
             for row in page:
                 row["latency"] = latency.get((row["method"], row["route"]), [])
@@ -116,8 +127,8 @@ class SqlReader(abc.ABC):
             return parse.consumers(await self._rows("metrics_consumers", params))
         page = [dict(row) for row in await self._rows("metrics_consumers_page", params)]
         if page:
-            keys = json.dumps([row["consumer_id"] for row in page])
-            sketches = await self._rows("metrics_consumer_sketches", {**_window(scope, grains, grains), "keys": keys})
+            keys = [row["consumer_id"] for row in page]
+            sketches = await self._sketches("metrics_consumer_sketches", _window(scope, grains, grains), keys)
             p95 = {row["consumer_id"]: row["p95_ms"] for row in sketches}
             for row in page:
                 row["p95_ms"] = p95.get(row["consumer_id"], 0.0)

@@ -17,6 +17,9 @@ from sentinel_config import TinybirdSettings
 
 
 class TinybirdReader(SqlReader):
+    # Pipe parameters travel in the URL: a page's keys go 50 at a time to stay far from URL length limits.
+    sketch_keys_per_call = 50
+
     def __init__(self, settings: TinybirdSettings, *, client: httpx.AsyncClient | None = None) -> None:
         if not settings.token:
             raise ReadError("SENTINEL_TINYBIRD_TOKEN is required when the analytics backend is tinybird")
