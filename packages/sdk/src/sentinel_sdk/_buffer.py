@@ -73,10 +73,13 @@ class LossLedger:
         self._pending = LossCounters()
         self._reported_sampled_out = 0
         self._reported_queue_full = 0
+        self.sender_lost = 0
+        """Events the sender could not deliver (oversize, send_failed, shutdown), since start (only grows)."""
 
     def add(self, *, oversize: int = 0, send_failed: int = 0, shutdown: int = 0) -> None:
         """Count losses noticed by the sender."""
         with self._lock:
+            self.sender_lost += oversize + send_failed + shutdown
             self._pending.oversize += oversize
             self._pending.send_failed += send_failed
             self._pending.shutdown += shutdown

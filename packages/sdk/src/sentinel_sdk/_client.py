@@ -55,6 +55,7 @@ class Client:
 
     def _setup(self) -> None:
         self._ledger = LossLedger()
+        self._lost_before_shutdown = 0
         self._sender = Sender(self.options, self._buffer, self._ledger, self._sdk_info)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -87,6 +88,7 @@ class Client:
 
     def _begin_shutdown(self, timeout: float | None) -> float:
         self.active = False
+        self._lost_before_shutdown = self._ledger.sender_lost
         deadline = time.monotonic() + (self.options.shutdown_timeout if timeout is None else timeout)
         self._sender.close(deadline)
         return deadline
@@ -98,8 +100,9 @@ class Client:
             if thread.is_alive():
                 _log.warn("shutdown-timeout", "sentinel_sdk: the sender did not finish before the shutdown deadline")
                 return False
-        # a batch in flight when the deadline came is lost too (counted as shutdown), though the buffer is empty
-        return len(self._buffer) == 0 and self._ledger.peek(self._buffer).shutdown == 0
+        # The buffer can be empty and events still lost: a batch in flight at the deadline, or one the final
+        # flush could not deliver (refused, or out of retries).
+        return len(self._buffer) == 0 and self._ledger.sender_lost == self._lost_before_shutdown
 
     def pending_losses(self) -> LossCounters:
         """Losses counted but not yet reported to the ingest API."""

@@ -225,6 +225,20 @@ class TestLoss:
         messages = [record.getMessage() for record in caplog.records]
         assert any("1 events not sent before the shutdown deadline" in m for m in messages), messages
 
+    def test_shutdown_says_so_when_its_final_flush_is_refused(
+        self, ingest: Any, make_client: Callable[..., Client]
+    ) -> None:
+        # the buffer empties, but the batch was refused (a 400 is not retried): not everything was sent
+        ingest.answer_next(400)
+        client = make_client()
+        request(client, "/refused")
+        assert not client.shutdown(timeout=5)
+        assert client.pending_losses().send_failed == 1
+        # and one whose batch arrives is a clean shutdown
+        other = make_client()
+        request(other, "/sent")
+        assert other.shutdown(timeout=5)
+
 
 class TestDeadEndpoints:
     @pytest.mark.parametrize("kind", ["refused", "black hole"])
