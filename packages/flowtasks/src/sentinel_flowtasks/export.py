@@ -41,15 +41,19 @@ class ExportFailed(Exception):
     """The store failed part-way through the export (its answer ended in an error, not in rows)."""
 
 
+_TOO_LARGE_MARKS = (b"TOO_MANY_ROWS_OR_BYTES", b"Code: 396.")
+
+
 async def export_events(
     client: Any, project_id: str, start_ms: int, end_ms: int, *, max_rows: int, max_bytes: int
 ) -> tuple[bytes, int]:
     """``(ndjson, rows)`` of the project's events in ``[start_ms, end_ms)``, oldest first.
 
     The export is held in memory before it is stored, so it is bounded: the window's events are counted first
-    (``ExportTooLarge`` over ``max_rows``, before anything is read), and an NDJSON answer over ``max_bytes`` is
-    refused too. A server error after the answer has started streaming arrives inside the body; it is detected
-    (``ExportFailed``), never stored as data.
+    (``ExportTooLarge`` over ``max_rows``, before anything is read); the export itself reads at most one row more
+    than that (events that arrive in between) and the server stops past ``max_bytes`` of result. A server error
+    after the answer has started streaming arrives inside the body as text: it is detected (``ExportFailed``, or
+    ``ExportTooLarge`` for the size limit), never stored as data.
     """
     parameters = {"project_id": project_id, "start": start_ms / 1000, "end": end_ms / 1000}
     counted = await client.query(COUNT_SQL, parameters=parameters)
@@ -58,28 +62,47 @@ async def export_events(
         raise ExportTooLarge(
             f"the window holds {total:,} events, over the {max_rows:,} one export may carry; choose a shorter window"
         )
-    body: bytes = await client.raw_query(
-        EXPORT_SQL + "LIMIT {limit:UInt64}",
-        parameters={**parameters, "limit": max_rows},
-        settings={"output_format_json_quote_64bit_integers": 0},
-        fmt="JSONEachRow",
+    if total == 0:
+        return b"", 0
+    too_large = ExportTooLarge(
+        f"the window's export is over {max_rows:,} events or {max_bytes // 1_000_000:,} MB; choose a shorter window"
     )
-    if len(body) > max_bytes:
-        raise ExportTooLarge(
-            f"the window's export is {len(body) // 1_000_000:,} MB, over {max_bytes // 1_000_000:,} MB;"
-            " choose a shorter window"
+    try:
+        body: bytes = await client.raw_query(
+            EXPORT_SQL + "LIMIT {limit:UInt64}",
+            parameters={**parameters, "limit": max_rows + 1},
+            settings={
+                "output_format_json_quote_64bit_integers": 0,
+                "max_result_bytes": max_bytes,
+                "result_overflow_mode": "throw",
+                # an error after rows were sent comes as plain text, never as a JSON row that would pass for data
+                "http_write_exception_in_output_format": 0,
+            },
+            fmt="JSONEachRow",
         )
-    if body and not _ends_in_a_row(body):
+    except Exception as exc:
+        if any(mark.decode() in str(exc) for mark in _TOO_LARGE_MARKS):
+            raise too_large from None
+        raise
+    if len(body) > max_bytes:
+        raise too_large
+    if not _ends_in_a_row(body):
+        if any(mark in body[-4096:] for mark in _TOO_LARGE_MARKS):
+            raise too_large
         raise ExportFailed("the analytics store's answer ended in an error part-way through the export")
-    return body, body.count(b"\n")
+    rows = body.count(b"\n")
+    if rows > max_rows:  # events arrived in the window since it was counted
+        raise too_large
+    return body, rows
 
 
 def _ends_in_a_row(body: bytes) -> bool:
-    """True when the answer ends with a whole JSON row (an error or a cut stream leaves something else)."""
+    """True when the answer ends with a whole event row (an error or a cut stream leaves something else)."""
     if not body.endswith(b"}\n"):
         return False
     last = body[body.rfind(b"\n", 0, len(body) - 1) + 1 :]
     try:
-        return isinstance(msgspec.json.decode(last), dict)
-    except msgspec.DecodeError:
+        row = msgspec.json.decode(last)
+    except (msgspec.DecodeError, ValueError):
         return False
+    return isinstance(row, dict) and "event_id" in row

@@ -19,6 +19,8 @@ ROWS = b'{"event_id": "a", "status": 200}\n{"event_id": "b", "error": "DB::Excep
         (ROWS + b'{"event_id": "c"', False),
         (b'{"event_id": "only"}\n', True),
         (b"[1, 2]\n", False),
+        (ROWS + b'{"exception": "Code: 241. DB::Exception: Memory limit exceeded"}\n', False),  # an error as a row
+        (ROWS[:-3] + b'\xff"}\n', False),  # not UTF-8: not a row the server wrote
     ],
 )
 def test_an_answer_is_whole_only_when_it_ends_with_a_row(body: bytes, whole: bool) -> None:
