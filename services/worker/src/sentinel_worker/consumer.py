@@ -74,7 +74,7 @@ class Consumer:
         self.metrics = metrics or Metrics()
         self.journal = Journal(client)
         self.tail = TailPublisher(client, settings.tail_events_per_s)
-        self.live = LiveMetrics(client, settings.metrics_tick_s)
+        self.live = LiveMetrics(client)
         self._next_tick = 0.0
         self._slots = asyncio.Semaphore(settings.max_inflight)
         self._tasks: set[asyncio.Task[None]] = set()

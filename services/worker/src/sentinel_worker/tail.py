@@ -108,11 +108,12 @@ class MetricsTick(msgspec.Struct, kw_only=True):
 class LiveMetrics:
     """Adds up stored batches per project and publishes a ``MetricsTick`` per project with news each ``flush``."""
 
-    def __init__(self, client: Any, tick_s: float = 1.0) -> None:
+    _FORGET_MS = 60_000  # a project quiet for longer is forgotten
+
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self._quiet_ms = int(2_000 * tick_s)  # no news for longer than this: the next tick starts afresh
         self._since: dict[str, int] = {}
-        self._first: dict[str, int] = {}
+        self._earliest: dict[str, int] = {}
         self._sources: dict[str, dict[tuple[str, str], SourceFigures]] = {}
 
     def add(self, batches: Sequence[StoredBatch]) -> None:
@@ -122,7 +123,9 @@ class LiveMetrics:
             per_project = self._sources.get(batch.project_id)
             if per_project is None:
                 per_project = self._sources[batch.project_id] = {}
-                self._first[batch.project_id] = int(time.time() * 1000)
+            earliest = min(event.timestamp for event in batch.events)
+            if earliest < self._earliest.get(batch.project_id, earliest + 1):
+                self._earliest[batch.project_id] = earliest
             key = (batch.service, batch.environment)
             figures = per_project.get(key)
             if figures is None:
@@ -147,7 +150,7 @@ class LiveMetrics:
         """Publish one tick per project with news; returns how many went out. Figures are dropped if Redis fails."""
         now = int(time.time() * 1000)
         sources, self._sources = self._sources, {}
-        first, self._first = self._first, {}
+        earliest, self._earliest = self._earliest, {}
         if not sources:
             return 0
         pipe = self.client.pipeline(transaction=False)
@@ -156,7 +159,7 @@ class LiveMetrics:
             requests = sum(f.requests for f in items)
             tick = MetricsTick(
                 project_id=project_id,
-                from_ms=self._from(project_id, first.get(project_id, now)),
+                from_ms=self._from(project_id, earliest.get(project_id, now), now),
                 to_ms=now,
                 requests=requests,
                 errors_4xx=sum(f.errors_4xx for f in items),
@@ -167,11 +170,12 @@ class LiveMetrics:
             )
             pipe.publish(channel(project_id, "metrics"), _json.encode(tick))
         await pipe.execute()
-        # Ticks tile the time while a project has traffic; after a quiet spell the next one starts at its first
-        # stored batch (a rate over the quiet spell would read low), and long-quiet projects are forgotten.
-        self._since = {p: t for p, t in self._since.items() if now - t <= self._quiet_ms} | dict.fromkeys(sources, now)
+        self._since = {p: t for p, t in self._since.items() if now - t <= self._FORGET_MS} | dict.fromkeys(sources, now)
         return len(sources)
 
-    def _from(self, project_id: str, first_ms: int) -> int:
+    def _from(self, project_id: str, earliest_ms: int, now: int) -> int:
+        """Where a tick starts: the previous tick's end while traffic lasts (ticks tile the time), but never
+        before the earliest request it holds, so the first tick after a quiet spell does not span the spell."""
         since = self._since.get(project_id)
-        return since if since is not None and first_ms - since <= self._quiet_ms else first_ms
+        start = earliest_ms if since is None else max(since, earliest_ms)
+        return min(start, now)

@@ -261,7 +261,11 @@ async def test_live_figures_add_up_to_what_was_stored(
         first_phase = len(ticks)
         await asyncio.sleep(1.0)  # quiet ticks: nothing to publish
         resumed_at = int(time.time() * 1000)
-        await queue.enqueue(sent[3:])
+        rng = random.Random(9)  # requests of just now, as an SDK sends them
+        fresh = [make_batch(rng, project_id="p-live", events=40, now_ms=resumed_at, spread_ms=50) for _ in range(3)]
+        sent[3:] = fresh
+        events = [e for b in sent for e in b.events]
+        await queue.enqueue(fresh)
         await collect(len(events))
     await pubsub.aclose()
     # after the quiet spell the next tick starts when traffic came back, not where the last one ended
