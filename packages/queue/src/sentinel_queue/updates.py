@@ -105,5 +105,35 @@ async def updates_after(
     return [(_text(entry_id), bytes(fields[b"d"])) for entry_id, fields in entries or []]
 
 
+async def backlog_after(
+    client: redis.Redis, project_id: str, topics: list[Topic], last_id: str, *, count: int = UPDATES_MAXLEN
+) -> list[tuple[str, Topic, bytes]]:
+    """``(id, topic, json)`` of the resumable ``topics``' updates after ``last_id``, in id order across them.
+
+    The streams are read in one MULTI/EXEC (they share the project's hash slot), so no update published
+    meanwhile can be missing from one topic while a later one of another topic is included.
+    """
+    wanted = [topic for topic in topics if topic in RESUMABLE]
+    if not wanted:
+        return []
+    pipe: Any = client.pipeline(transaction=True)
+    for topic in wanted:
+        pipe.xrange(updates_stream(project_id, topic), min=f"({last_id}", count=count)
+    answers = await pipe.execute()
+    backlog = [
+        (_text(entry_id), topic, bytes(fields[b"d"]))
+        for topic, entries in zip(wanted, answers, strict=True)
+        for entry_id, fields in entries or []
+    ]
+    backlog.sort(key=lambda item: id_key(item[0]))
+    return backlog
+
+
+def id_key(update_id: str) -> tuple[int, int]:
+    """An update id as a sortable ``(ms, seq)``."""
+    ms, _, seq = update_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)

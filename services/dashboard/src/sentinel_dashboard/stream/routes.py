@@ -28,7 +28,7 @@ from sentinel_dashboard.auth.principal import Principal, authenticate, bearer_to
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.stream.hub import Hub, Subscriber, TooManyConnectionsError, Update
 from sentinel_dashboard.stream.tokens import SseClaims, SseTokenSigner
-from sentinel_queue import RESUMABLE, TOPICS, Topic, channel, updates_after
+from sentinel_queue import TOPICS, Topic, backlog_after, channel, id_key
 from sentinel_service import ApiError
 
 
@@ -122,16 +122,11 @@ async def _stream(
         # Subscribed before reading the backlog: nothing falls between the two; ids already sent are skipped.
         sent: dict[Topic, str] = {}
         if last_event_id:
-            # In id order across the topics: a client cut off part-way resumes from the last id it saw, so an
-            # update of one topic must never follow a later one of another.
-            backlog = [
-                (update_id, topic, data)
-                for topic in topics
-                if topic in RESUMABLE
-                for update_id, data in await updates_after(request.app.state.redis, project_id, topic, last_event_id)
-            ]
-            backlog.sort(key=lambda item: _id_key(item[0]))
-            for update_id, topic, data in backlog:
+            # In id order across the topics, read as one snapshot: a client cut off part-way resumes from the
+            # last id it saw, so an update of one topic must never follow a later one of another.
+            for update_id, topic, data in await backlog_after(
+                request.app.state.redis, project_id, topics, last_event_id
+            ):
                 sent[topic] = update_id
                 yield _event(Update(topic=topic, id=update_id, data=data))
         while True:
@@ -157,13 +152,8 @@ async def _stream(
         await hub.leave(subscriber)
 
 
-def _id_key(value: str) -> tuple[int, int]:
-    ms, _, seq = value.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def _not_after(candidate: str, last: str) -> bool:
-    return _id_key(candidate) <= _id_key(last)
+    return id_key(candidate) <= id_key(last)
 
 
 @get("/events", tags=["stream"], summary="Live updates of a project (server-sent events)")
