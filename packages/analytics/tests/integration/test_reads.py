@@ -278,7 +278,7 @@ async def test_tinybird_pipes_give_the_clickhouse_readers_answers(
     known: KnownData, reader: ClickHouseReader, pipe_server: str
 ) -> None:
     tinybird = TinybirdReader(TinybirdSettings(api_url=pipe_server, token=PipeServer.token))
-    tinybird.sketch_keys_per_call = 3  # a page's sketches in several calls give the same answers
+    tinybird.sketch_keys_per_call, tinybird.sketch_chars_per_call = 3, 60  # a page's sketches in several calls
     try:
         for window in WINDOWS.values():
             scope = Scope(project_id=PROJECT, start_ms=window[0], end_ms=window[1])

@@ -51,19 +51,31 @@ def _window(scope: Scope, grains: tuple[int, ...], names: tuple[int, ...]) -> di
 class SqlReader(abc.ABC):
     """``AnalyticsReader`` over a backend that runs the queries of ``sql.QUERIES`` by name."""
 
-    #: How many keys one sketches query may carry (they travel as one JSON parameter, in a URL for some backends).
+    #: How many keys, and how many characters of their JSON, one sketches query may carry (the keys travel as one
+    #: parameter, in a URL for some backends).
     sketch_keys_per_call = 1_000
+    sketch_chars_per_call = 500_000
 
     @abc.abstractmethod
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         """Named rows of ``query`` with ``params`` bound server-side; raises ``ReadError``."""
 
     async def _sketches(self, query: str, params: dict[str, Any], keys: list[Any]) -> list[Row]:
-        """Rows of a sketches query for ``keys``, in as many calls as ``sketch_keys_per_call`` needs."""
-        step = self.sketch_keys_per_call
+        """Rows of a sketches query for ``keys``, in as many calls as the per-call limits need."""
         rows: list[Row] = []
-        for at in range(0, len(keys), step):
-            rows.extend(await self._rows(query, {**params, "keys": json.dumps(keys[at : at + step])}))
+        chunk: list[str] = []
+        size = 2
+        for key in keys:
+            encoded = json.dumps(key)
+            if chunk and (
+                len(chunk) >= self.sketch_keys_per_call or size + len(encoded) + 1 > self.sketch_chars_per_call
+            ):
+                rows.extend(await self._rows(query, {**params, "keys": "[" + ",".join(chunk) + "]"}))
+                chunk, size = [], 2
+            chunk.append(encoded)
+            size += len(encoded) + 1
+        if chunk:
+            rows.extend(await self._rows(query, {**params, "keys": "[" + ",".join(chunk) + "]"}))
         return rows
 
     async def overview(self, scope: Scope) -> OverviewFigures:

@@ -17,8 +17,10 @@ from sentinel_config import TinybirdSettings
 
 
 class TinybirdReader(SqlReader):
-    # Pipe parameters travel in the URL: a page's keys go 50 at a time to stay far from URL length limits.
-    sketch_keys_per_call = 50
+    # Pipe parameters travel in the URL: a page's keys go in calls of at most 2,000 characters of JSON (about
+    # 6 KB once percent-encoded), far from URL length limits whatever the routes' length.
+    sketch_keys_per_call = 100
+    sketch_chars_per_call = 2_000
 
     def __init__(self, settings: TinybirdSettings, *, client: httpx.AsyncClient | None = None) -> None:
         if not settings.token:
