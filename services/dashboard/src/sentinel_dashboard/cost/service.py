@@ -79,7 +79,8 @@ async def _month_jobs(control: ControlStore, tenant_id: str, project_id: str, mo
         page = await control.list_jobs(tenant_id, project_id, limit=JOBS_PAGE, before=before)
         found.extend(job for job in page if start <= job.created_at < end)
         oldest = page[-1] if page else None  # a short page is not the end: only an empty one, or an older job
-        before = (oldest.created_at, oldest.id) if oldest is not None and oldest.created_at >= start else None
+        after = (oldest.created_at, oldest.id) if oldest is not None and oldest.created_at >= start else None
+        before = after if after is not None and before is not None and after < before else None  # always moves on
     return found
 
 
