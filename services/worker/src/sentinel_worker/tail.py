@@ -92,7 +92,8 @@ class SourceFigures(msgspec.Struct, kw_only=True):
 
 
 class MetricsTick(msgspec.Struct, kw_only=True):
-    """One project's live figures: requests stored between ``from_ms`` and ``to_ms`` (wall clock, epoch ms)."""
+    """One project's live figures: the requests stored since the previous tick, over ``from_ms`` .. ``to_ms``
+    (epoch ms: the previous tick's end, or the earliest of these requests if later; and the publishing time)."""
 
     project_id: str
     from_ms: int
