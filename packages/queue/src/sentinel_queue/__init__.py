@@ -28,7 +28,6 @@ from sentinel_queue.updates import (
     id_key,
     publish_update,
     split_message,
-    updates_after,
     updates_stream,
 )
 
@@ -56,6 +55,5 @@ __all__ = [
     "stream_key",
     "stream_keys",
     "tail_channel",
-    "updates_after",
     "updates_stream",
 ]

@@ -97,14 +97,6 @@ def split_message(message: bytes) -> tuple[str | None, bytes]:
     return None, message
 
 
-async def updates_after(
-    client: redis.Redis, project_id: str, topic: Topic, last_id: str, *, count: int = UPDATES_MAXLEN
-) -> list[tuple[str, bytes]]:
-    """Updates recorded after ``last_id`` (exclusive), oldest first, at most ``count``."""
-    entries: Any = await client.xrange(updates_stream(project_id, topic), min=f"({last_id}", count=count)
-    return [(_text(entry_id), bytes(fields[b"d"])) for entry_id, fields in entries or []]
-
-
 async def backlog_after(
     client: redis.Redis, project_id: str, topics: list[Topic], last_id: str, *, count: int = UPDATES_MAXLEN
 ) -> list[tuple[str, Topic, bytes]]:

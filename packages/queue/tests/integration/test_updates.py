@@ -9,7 +9,7 @@ import uuid
 import redis.asyncio as redis
 
 from sentinel_local import RedisEngine
-from sentinel_queue import channel, publish_update, updates_after, updates_stream
+from sentinel_queue import backlog_after, channel, publish_update, updates_stream
 from sentinel_queue.updates import split_message
 
 
@@ -28,9 +28,10 @@ async def test_ids_are_ordered_across_topics_and_resume_from_one_id(redis_server
         ids = [await publish_update(client, project, "jobs" if i % 2 == 0 else "state", {"n": i}) for i in range(200)]
         assert [_key(i) for i in ids] == sorted({_key(i) for i in ids})  # strictly increasing, no repeats
         mark = ids[99]  # a jobs id; the state updates after it must all be found from it
+        backlog = await backlog_after(client, project, ["jobs", "state"], mark)
+        assert [json.loads(data)["n"] for _, _, data in backlog] == list(range(100, 200))  # in id order
         after = {
-            topic: [json.loads(data)["n"] for _, data in await updates_after(client, project, topic, mark)]
-            for topic in ("jobs", "state")
+            topic: [json.loads(data)["n"] for _, of, data in backlog if of == topic] for topic in ("jobs", "state")
         }
         assert after["jobs"] == list(range(100, 200, 2))
         assert after["state"] == list(range(101, 200, 2))
@@ -74,7 +75,9 @@ async def test_a_lost_last_id_resumes_after_every_stream_of_the_project(redis_se
         await client.delete(last_id)
         state_id = await publish_update(client, project, "state", {"n": 1})
         assert _key(state_id) > (99999999999999, 7)  # a client holding the jobs id still gets this update
-        assert [json.loads(d)["n"] for _, d in await updates_after(client, project, "state", "99999999999999-7")] == [1]
+        assert [
+            json.loads(d)["n"] for _, _, d in await backlog_after(client, project, ["state"], "99999999999999-7")
+        ] == [1]
     finally:
         await client.delete(updates_stream(project, "jobs"), updates_stream(project, "state"), last_id)
         await client.aclose()
