@@ -40,7 +40,8 @@ class Capture:
     response_body: bytearray | None = None
     response_body_type: str | None = None
     overhead_ns: int = 0  # SDK time spent on this request, on the measured sample only
-    request: object = None  # the framework's request object, until the capture is completed (Flask)
+    request: object = None  # the framework's request (Flask: the WSGI environ) until the response is recorded
+    queued: bool = False  # handed to the client (Flask: completion can be reached twice)
 
     def __init__(
         self, wall_ns: int, start_ns: int, method: str, path: str, query: bytes | str, peer: str | None

@@ -69,7 +69,7 @@ class CapturePlan:
         text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
         return bytearray() if is_text_body(text) else None
 
-    def add_body(self, buffer: bytearray, chunk: bytes) -> None:
+    def add_body(self, buffer: bytearray, chunk: bytes | memoryview) -> None:
         """Append a chunk of a captured body, up to ``max_body_size`` bytes."""
         room = self.max_body_size - len(buffer)
         if room > 0:

@@ -35,12 +35,13 @@ class Templates:
     def __init__(self, convert: Callable[[str], str], size: int = 4_096) -> None:
         self._convert = convert
         self._size = size
-        self._known: dict[str, str] = {}
+        self.known: dict[str, str] = {}
+        """Raw route -> template, for callers on the request path that look up before calling."""
 
     def __call__(self, raw: str) -> str:
-        template = self._known.get(raw)
+        template = self.known.get(raw)
         if template is None:
             template = self._convert(raw)
-            if len(self._known) < self._size:
-                self._known[raw] = template
+            if len(self.known) < self._size:
+                self.known[raw] = template
         return template

@@ -6,14 +6,22 @@
 
     Sentinel(app, api_key="...", endpoint="https://ingest.example.com")
 
-Wraps ``app.wsgi_app``. Routes are reported from Flask's URL rules (``/users/<int:user_id>`` becomes
-``/users/{user_id}``). Flask turns unhandled exceptions into 500 answers itself; their type is recorded through
-the ``got_request_exception`` signal. ``identify`` receives ``flask.request`` while the request is active.
+Wraps ``app.wsgi_app`` to start each capture and ``app.finalize_request`` (which Flask calls for every response,
+from a view or an error handler) to record the response: status, route, size, headers. A body held in memory is
+counted there and the capture completes when ``wsgi_app`` returns it (its duration and time to first byte end
+there); a streamed body is counted as it goes and completes at its end or when closed (before its end: a client
+abort). Requests the Flask app does not answer itself (``DispatcherMiddleware`` routing elsewhere) are not
+captured: wrap those apps with ``sentinel_sdk.wsgi.SentinelMiddleware``. Routes are reported from Flask's URL
+rules (``/users/<int:user_id>`` becomes ``/users/{user_id}``). Flask turns unhandled exceptions into 500 answers
+itself; their type is recorded through the ``got_request_exception`` signal.
+``identify`` receives ``flask.request`` while the request is active.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
+from time import perf_counter_ns
 from typing import Any
 
 from sentinel_sdk._guard import missing_framework
@@ -21,18 +29,22 @@ from sentinel_sdk._guard import missing_framework
 try:
     import flask
     from flask import Flask, got_request_exception
-    from flask.ctx import RequestContext
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("flask", "Flask", "flask") from exc
 
+from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, current, record_exception
 from sentinel_sdk._client import Client
-from sentinel_sdk._plan import framework_version, identify, make_client
+from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, framework_version, identify, make_client
 from sentinel_sdk._routes import Templates, from_angles
-from sentinel_sdk.wsgi import Environ, SentinelMiddleware
+from sentinel_sdk.wsgi import Environ, ResponseIterator, SentinelMiddleware, StartResponse, response_started
 from sentinel_types import Consumer
 
 __all__ = ["Sentinel"]
+
+_EMPTY_BODY_STATUSES = frozenset((204, 304))
+_WHEN_RETURNED = -1
+"""``ttfb_ns`` of a response whose body is in memory, until ``wsgi_app`` has returned it."""
 
 
 class Sentinel:
@@ -60,53 +72,128 @@ class Sentinel:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Wrap ``app.wsgi_app`` and ``app.request_context``, and connect the exception signal on ``app``."""
+        """Wrap ``app.wsgi_app`` and ``app.finalize_request``, and connect the exception signal on ``app``."""
         if app.extensions.get("sentinel") is self:
             return
-        app.wsgi_app = _FlaskMiddleware(app.wsgi_app, client=self.client)  # type: ignore[method-assign,assignment]
-        app.request_context = _keeping_request(app.request_context)  # type: ignore[method-assign,assignment]
-        if self.identify is not None:
-            app.full_dispatch_request = self._identifying(app.full_dispatch_request)  # type: ignore[method-assign]
+        middleware = _FlaskMiddleware(app.wsgi_app, client=self.client, identify=self.identify)
+        app.wsgi_app = middleware  # type: ignore[method-assign,assignment]
+        app.finalize_request = middleware.finalizing(app.finalize_request)  # type: ignore[method-assign]
         got_request_exception.connect(_on_exception, app, weak=False)
         app.extensions["sentinel"] = self
 
-    def _identifying(self, dispatch: Callable[[], flask.Response]) -> Callable[[], flask.Response]:
-        # identify runs when the view is done, inside the request context, so flask.g is still there.
-        callback = self.identify
-
-        def full_dispatch_request() -> flask.Response:
-            try:
-                return dispatch()
-            finally:
-                capture = current.get()
-                if capture is not None and callback is not None:
-                    identify(capture, callback, flask.request)
-
-        return full_dispatch_request
-
-
-def _keeping_request(request_context: Callable[[Any], RequestContext]) -> Callable[[Any], RequestContext]:
-    # Flask drops environ["werkzeug.request"] before wsgi_app returns; the capture keeps the request object
-    # itself (its URL rule is set once routing is done) until it is completed.
-    def keeping_request(environ: Any) -> RequestContext:
-        context = request_context(environ)
-        capture = current.get()
-        if capture is not None:
-            capture.request = context.request
-        return context
-
-    return keeping_request
-
 
 class _FlaskMiddleware(SentinelMiddleware):
-    def __init__(self, app: Any, *, client: Client) -> None:
-        super().__init__(app, client=client)
+    """Starts a capture per request; the response is recorded by ``finalizing`` rather than by wrapping
+    ``start_response`` and the response iterable, which costs several microseconds per request inside Flask."""
+
+    def __init__(self, app: Any, *, client: Client, identify: Callable[[Any], Consumer | None] | None) -> None:
+        super().__init__(app, client=client, identify=identify)
         self._templates = Templates(from_angles)
 
-    def capture_route(self, cap: Capture, environ: Environ) -> str | None:
-        request, cap.request = cap.request, None
-        rule = getattr(request, "url_rule", None)
-        return None if rule is None else self._templates(environ.get("SCRIPT_NAME", "") + rule.rule)
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if not self.client.active:
+            return self.app(environ, start_response)
+        start = perf_counter_ns()
+        cap = self.start(environ, start)
+        if cap is None:
+            return self.app(environ, start_response)
+        cap.request = environ  # Flask's request is environ["werkzeug.request"] until the response is recorded
+        self._count = count = self._count + 1
+        if not count % MEASURE_EVERY:
+            cap.overhead_ns = perf_counter_ns() - start
+        token = current.set(cap)
+        try:
+            result = self.app(environ, start_response)
+        except BaseException as exc:
+            cap.error = cap.error or type(exc).__name__
+            self._done(cap)
+            raise
+        finally:
+            current.reset(token)
+        if cap.ttfb_ns == _WHEN_RETURNED:
+            # A body held in memory (counted already) goes out as soon as the server has the iterable: the
+            # capture is complete. Streamed bodies complete at their end or close.
+            cap.ttfb_ns = cap.end_ns = perf_counter_ns()
+            self._done(cap)
+        elif not cap.status:  # no response went through this app's finalize_request (dispatched elsewhere)
+            _log.warn("flask-response", "sentinel_sdk: a response was not made by the Flask app; not captured")
+        return result
+
+    def finalizing(self, finalize: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
+        """Wrap ``Flask.finalize_request``: record the response of the current capture, arrange its completion."""
+        plan = self._plan
+        templates = self._templates
+        known = templates.known.get
+        callback = self._identify
+        done = self._done
+
+        def finalize_request(rv: Any, from_error_handler: bool = False) -> flask.Response:
+            response = finalize(rv, from_error_handler)
+            cap = current.get()
+            if cap is None or cap.status:
+                return response  # not captured, or its response already recorded
+            began = perf_counter_ns() if cap.overhead_ns else 0
+            try:
+                cap.status = status = response.status_code
+                environ: Environ = cap.request  # type: ignore[assignment]
+                cap.request = None
+                request = environ.get("werkzeug.request") or flask.request  # the proxy if environ was copied
+                rule = request.url_rule
+                if rule is not None:
+                    script = environ.get("SCRIPT_NAME")
+                    raw = script + rule.rule if script else rule.rule
+                    cap.route = known(raw) or templates(raw)
+                if callback is not None:
+                    identify(cap, callback, request)
+                if plan.capture_headers or plan.capture_bodies:
+                    response_started(plan, cap, status, response.headers.items())
+                body = response.response
+                if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
+                    cap.ttfb_ns = _WHEN_RETURNED
+                elif type(body) is list and not response.direct_passthrough:
+                    _count_held(plan, cap, body)
+                    cap.ttfb_ns = _WHEN_RETURNED
+                else:  # streamed (or passed through): counted as it goes, completed at its end or close
+                    response.response = ResponseIterator(body, cap, plan, partial(done, cap))
+            except Exception:
+                _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
+                cap.ttfb_ns = _WHEN_RETURNED
+            if began:
+                cap.overhead_ns += perf_counter_ns() - began
+            return response
+
+        return finalize_request
+
+    def _done(self, cap: Capture) -> None:
+        """Queue a completed capture, once; never raises."""
+        ended = perf_counter_ns()
+        try:
+            if cap.queued:
+                return
+            cap.queued = True
+            if not cap.end_ns:
+                cap.end_ns = ended
+            if cap.ttfb_ns == _WHEN_RETURNED:  # failed after its response was made
+                cap.ttfb_ns = 0
+            cap.request = None
+            if cap.overhead_ns:
+                cap.overhead_ns += perf_counter_ns() - ended
+            self.client.capture(cap)
+        except Exception:
+            _log.warn("flask", "sentinel_sdk: could not capture a request", exc_info=True)
+
+
+def _count_held(plan: CapturePlan, cap: Capture, body: list[bytes | str]) -> None:
+    """Count a body held in memory (``response.response`` is a list of chunks, usually one; text goes out as
+    UTF-8)."""
+    if len(body) == 1 and type(body[0]) is bytes and cap.response_body is None:
+        cap.response_size += len(body[0])
+        return
+    for chunk in body:
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        cap.response_size += len(data)
+        if cap.response_body is not None and data:
+            plan.add_body(cap.response_body, data)
 
 
 def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:

@@ -149,22 +149,10 @@ class SentinelMiddleware(Integration):
         if not self.client.active:
             return self.app(environ, start_response)
         start = perf_counter_ns()
-        plan = self._plan
-        try:
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            if not path.isascii():
-                path = environ_path(environ)
-            cap = None if plan.filtering and plan.skip(path) else begin(plan, environ, path or "/", start)
-        except Exception:
-            _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
-            cap = None
+        cap = self.start(environ, start)
         if cap is None:
             return self.app(environ, start_response)
-        if plan.capture_bodies or (not cap.request_size and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "")):
-            # Bodies of declared length are counted from Content-Length; others (and captured ones) as read.
-            stream = environ.get("wsgi.input")
-            if stream is not None:
-                environ["wsgi.input"] = _CountingInput(stream, cap, plan)
+        plan = self._plan
         self._count = count = self._count + 1
         measure = not count % MEASURE_EVERY
 
@@ -196,6 +184,26 @@ class SentinelMiddleware(Integration):
         finally:
             current.reset(token)
         return ResponseIterator(result, cap, plan, partial(self.finish, cap, environ, overhead))
+
+    def start(self, environ: Environ, start: int) -> Capture | None:
+        """The capture of a request, or None when it is not captured (excluded, sampled out); never raises."""
+        plan = self._plan
+        try:
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            if not path.isascii():
+                path = environ_path(environ)
+            if plan.filtering and plan.skip(path):
+                return None
+            cap = begin(plan, environ, path or "/", start)
+            if plan.capture_bodies or (not cap.request_size and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "")):
+                # Bodies of declared length are counted from Content-Length; others (and captured ones) as read.
+                stream = environ.get("wsgi.input")
+                if stream is not None:
+                    environ["wsgi.input"] = _CountingInput(stream, cap, plan)
+        except Exception:
+            _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)
+            return None
+        return cap
 
     def capture_route(self, cap: Capture, environ: Environ) -> str | None:
         """The route template of a completed capture; ``route(environ)`` here, framework subclasses know more."""
@@ -263,7 +271,8 @@ class ResponseIterator(CountedBody):
     """A WSGI response iterable, counted as the server iterates it.
 
     Iteration runs in a generator (cheap per chunk); ``close`` lives here, on the object the server was given,
-    so that a response closed before its first chunk is still completed.
+    so that a response closed before its first chunk is still completed. Also a streamed Flask body, whose
+    chunks may be text (sent as UTF-8).
     """
 
     __slots__ = ()
@@ -278,9 +287,10 @@ class ResponseIterator(CountedBody):
             for chunk in self._source:
                 if not cap.ttfb_ns:
                     cap.ttfb_ns = perf_counter_ns()
-                cap.response_size += len(chunk)
-                if cap.response_body is not None and chunk:
-                    plan.add_body(cap.response_body, chunk)
+                data = chunk if type(chunk) is bytes else _encoded(chunk)
+                cap.response_size += len(data)
+                if cap.response_body is not None and data:
+                    plan.add_body(cap.response_body, data)
                 yield chunk
         except GeneratorExit:
             raise  # the server stopped early; close() records it
@@ -299,6 +309,10 @@ class ResponseIterator(CountedBody):
             self._closed()
 
 
+def _encoded(chunk: Any) -> bytes:
+    return chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
 class _CountingInput:
     """``wsgi.input`` that counts the request body bytes the app reads (and keeps the captured part)."""
 
@@ -311,13 +325,23 @@ class _CountingInput:
         self._read = 0
 
     def _count(self, data: bytes) -> bytes:
+        self._add(len(data), data)
+        return data
+
+    def _add(self, size: int, data: bytes | memoryview) -> None:
         cap = self._cap
-        self._read += len(data)
+        self._read += size
         if self._read > cap.request_size:  # the declared Content-Length, if any, until more is read
             cap.request_size = self._read
-        if cap.request_body is not None and data:
+        if cap.request_body is not None and size:
             self._plan.add_body(cap.request_body, data)
-        return data
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int | None:
+        """Werkzeug (Flask) reads request bodies this way."""
+        size: int | None = self._stream.readinto(buffer)
+        if size:
+            self._add(size, memoryview(buffer)[:size])
+        return size
 
     def read(self, size: int | None = -1, /) -> bytes:
         return self._count(self._stream.read() if size is None or size < 0 else self._stream.read(size))

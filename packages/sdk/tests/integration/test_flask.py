@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,6 +36,22 @@ def make_app(client: Client, *, propagate: bool = False, **options: Any) -> Any:
             yield b"b" * 2_000
 
         return flask.Response(body(), mimetype="text/plain")
+
+    @api.get("/text-stream")
+    def text_stream() -> Any:
+        def body() -> Iterator[str]:
+            yield "héllo "  # 7 bytes in UTF-8
+            yield "wörld"  # 6
+
+        return flask.Response(body(), mimetype="text/plain")
+
+    @api.get("/empty")
+    def empty() -> Any:
+        return "", 204
+
+    @api.get("/file")
+    def file() -> Any:
+        return flask.send_file(io.BytesIO(b"f" * 5_000), mimetype="application/octet-stream")
 
     @api.post("/echo")
     def echo() -> Any:
@@ -139,3 +156,80 @@ def test_consumers_come_from_set_consumer_or_identify(ingest: Any, make_client: 
     me, echo = ingest.wait_for_events(2)
     assert me.consumer == Consumer(id="acct_5", name="Five")
     assert echo.consumer == Consumer(id="acct_6")
+
+
+def test_text_streams_are_counted_in_bytes_as_sent(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    response = served(make_app(client)).get("/api/text-stream")
+    assert response.data == "héllo wörld".encode()
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.status, event.response_size, event.aborted) == (200, 13, False)
+
+
+def test_a_stream_closed_before_its_end_is_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    app = make_app(client)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/stream",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
+    result = app(environ, lambda status, headers, exc_info=None: None)
+    chunks = iter(result)
+    assert next(chunks) == b"a" * 1_000  # the client goes away after the first chunk
+    result.close()
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.status, event.response_size, event.aborted, event.route) == (200, 1_000, True, "/api/stream")
+
+
+def test_bodiless_answers_and_files(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    http = served(make_app(client))
+    assert http.head("/api/users/3/posts/x").status_code == 200
+    assert http.get("/api/empty").status_code == 204
+    assert len(http.get("/api/file").data) == 5_000
+    client.flush()
+    head, empty, file = ingest.wait_for_events(3)
+    assert (head.method, head.status, head.response_size, head.aborted) == ("HEAD", 200, 0, False)
+    assert (empty.status, empty.response_size) == (204, 0)
+    assert (file.status, file.response_size, file.route, file.aborted) == (200, 5_000, "/api/file", False)
+    assert all(event.ttfb_ms is not None and event.ttfb_ms <= event.duration_ms for event in (head, empty, file))
+
+
+def test_bodies_are_captured_when_asked(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client(capture_bodies=True)
+    http = served(make_app(client))
+    http.post("/api/echo", data=b'{"a": 1}', content_type="application/json")
+    http.get("/api/text-stream")
+    client.flush()
+    echo, stream = ingest.wait_for_events(2)
+    assert (echo.request_body, echo.response_body) == ('{"a":1}', '{"a": 1}')  # JSON is re-encoded once redacted
+    assert stream.response_body == "héllo wörld"
+
+
+def test_requests_dispatched_to_another_app_are_not_captured_and_say_so(
+    ingest: Any, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    def other(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"other"]
+
+    client = make_client()
+    app = flask.Flask("sentinel-dispatch")
+    app.add_url_rule("/own", "own", lambda: "own")
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/other": other})  # type: ignore[method-assign]
+    Sentinel(app, client=client)
+    http = served(app)
+    assert http.get("/other/x").data == b"other"
+    assert http.get("/own").data == b"own"
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert event.route == "/own"
+    assert "not made by the Flask app" in caplog.text
