@@ -193,7 +193,12 @@ def otel_provider() -> Any:
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(NullExporter()))  # type: ignore[arg-type]
+    PROVIDERS.append(provider)
     return provider
+
+
+PROVIDERS: list[Any] = []
+"""Every OpenTelemetry provider made, so that ``settle`` can flush their batch processors."""
 
 
 HEADER_OPTIONS: dict[str, Any] = {"capture_headers": True, "redact_headers": ["x-request-id"]}
@@ -340,8 +345,13 @@ def measure(
     requests: int,
     runs: int,
     block: int = 2_000,
+    settle: Callable[[], None] = lambda: None,
 ) -> dict[str, float | None]:
-    """Median over ``runs`` of each variant's CPU µs per request; variants alternate every ``block`` requests."""
+    """Median over ``runs`` of each variant's CPU µs per request; variants alternate every ``block`` requests.
+
+    ``settle`` runs, untimed, after each block: it lets every background sender finish what its block queued,
+    so that one variant's backlog is not sent (competing for the GIL) while the next variant is timed.
+    """
     drivers: dict[str, Callable[[int], int]] = {}
     for name, build in variants.items():
         try:
@@ -357,6 +367,7 @@ def measure(
         for _ in range(max(1, requests // block)):
             for name, drive in drivers.items():
                 totals[name] += drive(block)
+                settle()
         for name, total in totals.items():
             samples[name].append(total / (max(1, requests // block) * block) / 1_000)
         print(f"  run {run + 1}/{runs} done", file=sys.stderr)
@@ -456,7 +467,14 @@ def compare(
         built = variants(framework, endpoint, clients)
         chosen = {name: build for name, build in built.items() if names is None or name in names}
         print(f"{framework}: {len(chosen)} variants, {runs} runs x {requests} requests", file=sys.stderr)
-        tables[framework] = measure(chosen, runner, requests, runs)
+
+        def settle() -> None:
+            for client in clients.values():
+                client.flush(timeout=60)
+            for provider in PROVIDERS:
+                provider.force_flush()
+
+        tables[framework] = measure(chosen, runner, requests, runs, settle=settle)
     sender = {}
     for name, client in clients.items():
         client.flush(timeout=60)
