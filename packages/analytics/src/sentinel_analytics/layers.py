@@ -61,11 +61,11 @@ class TableFigures(msgspec.Struct, kw_only=True):
     """Newest time of the project's rows in the table's time column: its freshness (a rollup's newest bucket
     start)."""
     bucket_ms: int = 0
-    """A rollup's bucket width (from its time column: minute, hour, day); 0 for raw tables."""
+    """A rollup's bucket width (from its time column: minute, hour, day, week); 0 for raw tables."""
 
 
 #: A rollup's bucket width by the name of its time column.
-BUCKETS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+BUCKETS = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000, "week": 604_800_000}
 
 
 class StorageFigures(msgspec.Struct, kw_only=True):

@@ -39,7 +39,10 @@ async def snapshot(client: Any, project_id: str) -> dict[str, Any]:
 async def read_rollups(client: Any, project_id: str) -> dict[str, tuple[Any, ...]]:
     """Requests, errors and a latency figure of each narrower rollup the dashboard reads."""
     out = {}
-    for table in ("project_1m", "project_1h", "endpoints_1h", "endpoints_1d", "consumers_1h", "consumers_1d"):
+    for table in (
+        *("project_1m", "project_1h", "endpoints_1h", "endpoints_1d", "consumers_1h", "consumers_1d"),
+        *("consumers_all_1d", "consumers_all_1w"),
+    ):
         named = " AND consumer_id != ''" if table.startswith("consumers") else ""  # '' holds anonymous requests
         result = await client.query(
             f"SELECT sum(requests), sum(errors_4xx), sum(errors_5xx), quantileTDigestMerge(0.9)(duration_q) "  # noqa: S608

@@ -19,9 +19,10 @@ import pytest
 from sentinel_analytics import ClickHouseStore
 from sentinel_analytics.reads import ClickHouseReader, ConsumerCursor, ReadError, RequestFilter, Scope, TinybirdReader
 from sentinel_analytics.reads.pipes import pipes_dir
-from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE
+from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, WEEK
 from sentinel_analytics.reads.sql import QUERIES
 from sentinel_analytics.reads.testing import (
+    CONSUMERS,
     KnownData,
     by_consumer,
     by_endpoint,
@@ -147,6 +148,47 @@ async def test_consumers_match_per_consumer_id(known: KnownData, reader: ClickHo
             same.group,
         )
         assert within_rank(figures(groups[row.consumer_id])["durations"], 0.95, row.p95_ms)
+
+
+WEEK0 = (NOW // WEEK - 3) * WEEK  # an epoch-aligned week start, weeks before now
+WEEKS_PROJECT = "prj-known-weeks"
+
+
+@pytest.fixture
+async def weeks(ch_settings: ClickHouseSettings) -> KnownData:
+    """17 days of events around two whole weeks: a 16-day window needs weeks, days, hours and raw edges."""
+    data = KnownData(WEEKS_PROJECT, "tenant-known", WEEK0 - 2 * DAY, count=3_060, step_ms=480_000 + 7)
+    store = await ClickHouseStore.open(ch_settings)
+    try:
+        await store.write("known-weeks-1", data.stored())
+    finally:
+        await store.close()
+    return data
+
+
+@pytest.mark.parametrize(("environment", "service"), [("", ""), ("", "billing"), ("staging", "")])
+async def test_consumers_over_weeks_with_and_without_filters(
+    weeks: KnownData, reader: ClickHouseReader, environment: str, service: str
+) -> None:
+    # Unfiltered reads take whole weeks and days from the consumer tables without sources, filtered ones from the
+    # per-source days: both must give every figure of every consumer exactly.
+    window = (WEEK0 - DAY - 5 * HOUR - 17_000, WEEK0 + 2 * WEEK + DAY + 3 * HOUR + 41_000)
+    scope = Scope(
+        project_id=WEEKS_PROJECT, start_ms=window[0], end_ms=window[1], environment=environment, service=service
+    )
+    groups = by_consumer(weeks.select(*window, environment=environment, service=service))
+    assert len(groups) == CONSUMERS - 1
+    for sort in ("p95_ms", "requests"):
+        rows = await reader.consumers(scope, sort=sort, order="desc", limit=100, after=None)  # type: ignore[arg-type]
+        assert {r.consumer_id for r in rows} == set(groups), sort
+        for row in rows:
+            want = figures(groups[row.consumer_id])
+            assert (row.requests, row.errors_4xx, row.errors_5xx) == (
+                want["requests"],
+                want["errors_4xx"],
+                want["errors_5xx"],
+            ), (sort, row.consumer_id)
+            assert within_rank(want["durations"], 0.95, row.p95_ms), (sort, row.consumer_id)
 
 
 @pytest.mark.parametrize(("interval", "step"), [("1h", HOUR), ("5m", 5 * MINUTE)])

@@ -128,6 +128,7 @@ async def test_datasources_mirror_the_clickhouse_tables(ch_client: Any) -> None:
     for name in (
         *("events", "batches", "dead_letters", "requests_1m", "requests_1h", "sdk_loss_1m"),
         *("project_1m", "project_1h", "endpoints_1h", "endpoints_1d", "consumers_1h", "consumers_1d"),
+        *("consumers_all_1d", "consumers_all_1w"),
     ):
         result = await ch_client.query(
             "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
@@ -171,6 +172,8 @@ async def test_each_pipe_gives_the_clickhouse_backends_figures(ch_store: ClickHo
         "endpoints_1d": "sum(requests), sum(errors_5xx), sum(response_size_sum), uniqExact(method, route)",
         "consumers_1h": "sum(requests), sum(errors_4xx), uniqExact(consumer_id), any(consumer_group)",
         "consumers_1d": "sum(requests), sum(errors_5xx), uniqExact(consumer_id), max(consumer_name)",
+        "consumers_all_1d": "sum(requests), sum(errors_4xx), uniqExact(consumer_id), uniqExact(day)",
+        "consumers_all_1w": "sum(requests), sum(errors_5xx), uniqExact(consumer_id), min(week)",
     }
     for target, final in finals.items():
         node = pipe_nodes(TINYBIRD / "pipes" / f"{target}_mv.pipe")[f"{target}_mv_node"]

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from sentinel_analytics.reads import rows as parse
-from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, split
+from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, WEEK, split
 from sentinel_analytics.reads.rows import Row
 from sentinel_analytics.reads.sql import GRAIN_NAMES
 from sentinel_analytics.reads.types import (
@@ -46,6 +46,16 @@ def _scope(scope: Scope) -> dict[str, Any]:
 def _window(scope: Scope, grains: tuple[int, ...], names: tuple[int, ...]) -> dict[str, Any]:
     plan = split(scope.start_ms, scope.end_ms, grains)
     return {**_scope(scope), **plan.params({grain: GRAIN_NAMES[grain] for grain in names})}
+
+
+def _consumer_window(scope: Scope) -> dict[str, Any]:
+    """A consumer query's window: weeks and days of the consumer tables without service and environment when
+    neither is filtered, else days of ``consumers_1d``; hours and raw edges either way (``sql._CONSUMER_LEVELS``)."""
+    if scope.environment or scope.service:
+        plan = split(scope.start_ms, scope.end_ms, (DAY, HOUR))
+        return {**_scope(scope), **plan.params({DAY: "d", HOUR: "h"}, unused=("w", "a"))}
+    plan = split(scope.start_ms, scope.end_ms, (WEEK, DAY, HOUR))
+    return {**_scope(scope), **plan.params({WEEK: "w", DAY: "a", HOUR: "h"}, unused=("d",))}
 
 
 class SqlReader(abc.ABC):
@@ -125,9 +135,9 @@ class SqlReader(abc.ABC):
     async def consumers(
         self, scope: Scope, *, sort: ConsumerSort, order: Order, limit: int, after: ConsumerCursor | None
     ) -> list[ConsumerFigures]:
-        grains = (DAY, HOUR)
+        window = _consumer_window(scope)
         params = {
-            **_window(scope, grains, grains),
+            **window,
             "sort": sort,
             "order": order,
             "limit": limit,
@@ -140,7 +150,7 @@ class SqlReader(abc.ABC):
         page = [dict(row) for row in await self._rows("metrics_consumers_page", params)]
         if page:
             keys = [row["consumer_id"] for row in page]
-            sketches = await self._sketches("metrics_consumer_sketches", _window(scope, grains, grains), keys)
+            sketches = await self._sketches("metrics_consumer_sketches", window, keys)
             p95 = {row["consumer_id"]: row["p95_ms"] for row in sketches}
             for row in page:
                 row["p95_ms"] = p95.get(row["consumer_id"], 0.0)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
+WEEK = 7 * DAY  # aligned on the Unix epoch, like every grain: weeks start on Thursdays
 
 Range = tuple[int, int]
 EMPTY: Range = (0, 0)
@@ -25,11 +26,14 @@ class Plan:
         self.ranges = ranges
         self.raw = raw
 
-    def params(self, names: dict[int, str], raw_name: str = "r") -> dict[str, int]:
-        """Bound parameters ``{name}0``, ``{name}1``... for each grain's ranges, in ms."""
+    def params(self, names: dict[int, str], raw_name: str = "r", unused: tuple[str, ...] = ()) -> dict[str, int]:
+        """Bound parameters ``{name}0``, ``{name}1``... for each grain's ranges, in ms; the ``unused`` names get
+        empty ranges."""
         out: dict[str, int] = {}
         for grain, name in names.items():
             _put(out, name, self.ranges.get(grain, []), 2)
+        for name in unused:
+            _put(out, name, [], 2)
         _put(out, raw_name, self.raw, 2)
         return out
 

@@ -16,7 +16,8 @@ FILTER = (
     " AND ({service:String} = '' OR service = {service:String})"
 )
 
-#: Parameter name prefix of each grain's ranges; ``r`` is the raw table.
+#: Parameter name prefix of each grain's ranges; ``r`` is the raw table. Consumer reads also have ``w`` (weeks)
+#: and ``a`` (days of the consumer tables without service and environment).
 GRAIN_NAMES = {DAY: "d", HOUR: "h", MINUTE: "m"}
 
 
@@ -249,41 +250,6 @@ _CONSUMER_RAW = """
     FROM events WHERE {filter} AND consumer_id != '' AND {ranges}
     GROUP BY consumer_id"""
 
-_CONSUMER_KEY = """multiIf(
-    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
-    {sort:String} = 'p95_ms', toFloat64(round(p95_ms, 3)),
-    toFloat64(requests)
-) * if({order:String} = 'desc', -1, 1)"""
-
-CONSUMERS = (
-    """
-SELECT consumer_id, consumer_name, consumer_group, requests, errors_4xx, errors_5xx, p95_ms, {key} AS sort_key
-FROM (
-    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
-           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
-           quantileTDigestMerge(0.95)(duration_q) AS p95_ms
-    FROM ({day}
-    UNION ALL{hour}
-    UNION ALL{raw}
-    )
-    GROUP BY consumer_id
-)
-WHERE {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
-ORDER BY sort_key, consumer_id
-LIMIT {limit:UInt32}
-""".replace("{key}", _CONSUMER_KEY)
-    .replace(
-        "{day}",
-        _CONSUMER_BRANCH.replace("{table}", "consumers_1d").replace("{ranges}", _ranges("day", "d", raw=False)),
-    )
-    .replace(
-        "{hour}",
-        _CONSUMER_BRANCH.replace("{table}", "consumers_1h").replace("{ranges}", _ranges("hour", "h", raw=False)),
-    )
-    .replace("{raw}", _CONSUMER_RAW.replace("{ranges}", _ranges("timestamp", "r", raw=True)))
-    .replace("{filter}", FILTER)
-)
-
 _CONSUMER_SUMS = """
     SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
            sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx
@@ -306,22 +272,55 @@ _CONSUMER_STATES_RAW = """
     FROM events WHERE {filter} AND consumer_id IN (SELECT arrayJoin(JSONExtract({keys:String}, 'Array(String)')))
       AND {ranges}
     GROUP BY consumer_id"""
+
+#: Consumer rollups ``(table, time column, parameter prefix, filter)``, coarsest first. The ``consumers_all_*``
+#: tables have no service or environment: a reader gives them ranges only when neither is filtered (and then
+#: none to ``consumers_1d``), so each day of the window is read from exactly one of the day levels.
+_CONSUMER_LEVELS = (
+    ("consumers_all_1w", "week", "w", "project_id = {project_id:String}"),
+    ("consumers_all_1d", "day", "a", "project_id = {project_id:String}"),
+    ("consumers_1d", "day", "d", FILTER),
+    ("consumers_1h", "hour", "h", FILTER),
+)
+
+
+def _consumer_levels(rollup: str, raw: str) -> str:
+    """One branch per consumer rollup level and one for the raw table, joined by UNION ALL."""
+    branches = [
+        rollup.replace("{table}", table)
+        .replace("{ranges}", _ranges(column, name, raw=False))
+        .replace("{filter}", where)
+        for table, column, name, where in _CONSUMER_LEVELS
+    ]
+    branches.append(raw.replace("{ranges}", _ranges("timestamp", "r", raw=True)).replace("{filter}", FILTER))
+    return "\n    UNION ALL".join(branches)
+
+
+_CONSUMER_KEY = """multiIf(
+    {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
+    {sort:String} = 'p95_ms', toFloat64(round(p95_ms, 3)),
+    toFloat64(requests)
+) * if({order:String} = 'desc', -1, 1)"""
+
+CONSUMERS = """
+SELECT consumer_id, consumer_name, consumer_group, requests, errors_4xx, errors_5xx, p95_ms, {key} AS sort_key
+FROM (
+    SELECT consumer_id, anyLast(consumer_name) AS consumer_name, anyLast(consumer_group) AS consumer_group,
+           sum(requests) AS requests, sum(errors_4xx) AS errors_4xx, sum(errors_5xx) AS errors_5xx,
+           quantileTDigestMerge(0.95)(duration_q) AS p95_ms
+    FROM ({levels}
+    )
+    GROUP BY consumer_id
+)
+WHERE {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
+ORDER BY sort_key, consumer_id
+LIMIT {limit:UInt32}
+""".replace("{key}", _CONSUMER_KEY).replace("{levels}", _consumer_levels(_CONSUMER_BRANCH, _CONSUMER_RAW))
+
 _CONSUMER_COUNT_KEY = """multiIf(
     {sort:String} = 'error_rate', if(requests = 0, 0, (errors_4xx + errors_5xx) / requests),
     toFloat64(requests)
 ) * if({order:String} = 'desc', -1, 1)"""
-
-
-def _consumer_levels(day: str, hour: str, raw: str) -> str:
-    """The day, hour and raw branches of a consumer query, joined by UNION ALL."""
-    return "\n    UNION ALL".join(
-        (
-            day.replace("{table}", "consumers_1d").replace("{ranges}", _ranges("day", "d", raw=False)),
-            hour.replace("{table}", "consumers_1h").replace("{ranges}", _ranges("hour", "h", raw=False)),
-            raw.replace("{ranges}", _ranges("timestamp", "r", raw=True)),
-        )
-    ).replace("{filter}", FILTER)
-
 
 #: Consumers sorted by a count, in two queries like endpoints: the page from cheap sums, then p95 merged only for
 #: the page's consumers (``CONSUMER_SKETCHES``).
@@ -335,16 +334,14 @@ GROUP BY consumer_id
 HAVING {has_after:UInt8} = 0 OR (sort_key, consumer_id) > ({after_key:Float64}, {after_consumer:String})
 ORDER BY sort_key, consumer_id
 LIMIT {limit:UInt32}
-""".replace("{key}", _CONSUMER_COUNT_KEY).replace(
-    "{sums}", _consumer_levels(_CONSUMER_SUMS, _CONSUMER_SUMS, _CONSUMER_SUMS_RAW)
-)
+""".replace("{key}", _CONSUMER_COUNT_KEY).replace("{sums}", _consumer_levels(_CONSUMER_SUMS, _CONSUMER_SUMS_RAW))
 
 CONSUMER_SKETCHES = """
 SELECT consumer_id, quantileTDigestMerge(0.95)(duration_q) AS p95_ms
 FROM ({states}
 )
 GROUP BY consumer_id
-""".replace("{states}", _consumer_levels(_CONSUMER_STATES, _CONSUMER_STATES, _CONSUMER_STATES_RAW))
+""".replace("{states}", _consumer_levels(_CONSUMER_STATES, _CONSUMER_STATES_RAW))
 
 _REQUEST_COLUMNS = """event_id, toUnixTimestamp64Milli(timestamp) AS timestamp_ms, service,
        environment, method, path, route, status, duration_ms, request_size, response_size, consumer_id,
