@@ -116,6 +116,7 @@ class _FlaskMiddleware(SentinelMiddleware):
             cap.ttfb_ns = cap.end_ns = perf_counter_ns()
             self._done(cap)
         elif not cap.status:  # no response went through this app's finalize_request (dispatched elsewhere)
+            cap.request = None
             _log.warn("flask-response", "sentinel_sdk: a response was not made by the Flask app; not captured")
         return result
 
