@@ -46,6 +46,8 @@ class CapturePlan:
         self.max_body_size = opts.max_body_size
         self.proxy_header: str | None = opts.proxy_header if client.reads_proxy_header else None
         self.proxy_environ_key = _environ_key(self.proxy_header) if self.proxy_header is not None else None
+        self.plain = not (self.capture_headers or self.capture_bodies or self.proxy_header is not None)
+        """True when a request needs no more than its method, path, query, peer, user agent and trace context."""
         self._count = 0
 
     def skip(self, path: str) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from time import perf_counter_ns
+from time import perf_counter_ns, time_ns
 from typing import Any
 
 from sentinel_sdk._guard import missing_framework
@@ -94,10 +94,15 @@ class _FlaskMiddleware(SentinelMiddleware):
         if not self.client.active:
             return self.app(environ, start_response)
         start = perf_counter_ns()
-        cap = self.start(environ, start)
+        try:
+            cap = self._plain(environ, start) if self._plan.plain and not self._plan.filtering else None
+        except Exception:  # an environ no server should give: start() has the careful path
+            cap = None
         if cap is None:
-            return self.app(environ, start_response)
-        cap.request = environ  # Flask's request is environ["werkzeug.request"] until the response is recorded
+            cap = self.start(environ, start)
+            if cap is None:
+                return self.app(environ, start_response)
+            cap.request = environ  # Flask's request is environ["werkzeug.request"] until the response is recorded
         self._count = count = self._count + 1
         if not count % MEASURE_EVERY:
             cap.overhead_ns = perf_counter_ns() - start
@@ -114,11 +119,43 @@ class _FlaskMiddleware(SentinelMiddleware):
             # A body held in memory (counted already) goes out as soon as the server has the iterable: the
             # capture is complete. Streamed bodies complete at their end or close.
             cap.ttfb_ns = cap.end_ns = perf_counter_ns()
-            self._done(cap)
+            if cap.overhead_ns:
+                self._done(cap)
+            else:  # _done, inlined for the common case
+                cap.queued = True
+                try:
+                    self.client.capture(cap)
+                except Exception:
+                    _log.warn("flask", "sentinel_sdk: could not capture a request", exc_info=True)
         elif not cap.status:  # no response went through this app's finalize_request (dispatched elsewhere)
             cap.request = None
             _log.warn("flask-response", "sentinel_sdk: a response was not made by the Flask app; not captured")
         return result
+
+    def _plain(self, environ: Environ, start: int) -> Capture | None:
+        """``start`` for the default options (every request captured, no headers, bodies or proxy header), in one
+        frame: inside Flask each Python call on the request path costs a few tenths of a microsecond. None when
+        anything is unusual (a non-ASCII path, a streamed request body): ``start`` handles it."""
+        get = environ.get
+        path = get("PATH_INFO", "")
+        script = get("SCRIPT_NAME")
+        if script:
+            path = script + path
+        length = get("CONTENT_LENGTH")
+        if not path.isascii() or (not length and "HTTP_TRANSFER_ENCODING" in environ):
+            return None
+        return Capture(
+            time_ns(),
+            start,
+            get("REQUEST_METHOD", "GET"),
+            path or "/",
+            get("QUERY_STRING", ""),
+            get("REMOTE_ADDR"),
+            user_agent=get("HTTP_USER_AGENT"),
+            traceparent=get("HTTP_TRACEPARENT"),
+            request_size=(int(length) if length.isdigit() else 0) if length else 0,
+            request=environ,  # Flask's request is environ["werkzeug.request"] until the response is recorded
+        )
 
     def finalizing(self, finalize: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
         """Wrap ``Flask.finalize_request``: record the response of the current capture, arrange its completion."""
@@ -159,6 +196,7 @@ class _FlaskMiddleware(SentinelMiddleware):
             except Exception:
                 _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
                 cap.ttfb_ns = _WHEN_RETURNED
+                cap.request = None
             if began:
                 cap.overhead_ns += perf_counter_ns() - began
             return response

@@ -78,16 +78,20 @@ def header_name(environ_key: str) -> str | None:
 def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture:
     """A capture of a request described by a WSGI environ (or Django's ``request.META``)."""
     get = environ.get
-    cap = Capture(time_ns(), start, get("REQUEST_METHOD", "GET"), path, get("QUERY_STRING", ""), get("REMOTE_ADDR"))
-    user_agent = get("HTTP_USER_AGENT")
-    if user_agent is not None:
-        cap.user_agent = user_agent
-    traceparent = get("HTTP_TRACEPARENT")
-    if traceparent is not None:
-        cap.traceparent = traceparent
     length = get("CONTENT_LENGTH")
-    if length:
-        cap.request_size = int(length) if length.isdigit() else 0
+    cap = Capture(  # one call with keywords: cheaper than setting the same attributes one by one
+        time_ns(),
+        start,
+        get("REQUEST_METHOD", "GET"),
+        path,
+        get("QUERY_STRING", ""),
+        get("REMOTE_ADDR"),
+        user_agent=get("HTTP_USER_AGENT"),
+        traceparent=get("HTTP_TRACEPARENT"),
+        request_size=(int(length) if length.isdigit() else 0) if length else 0,
+    )
+    if plan.plain:
+        return cap
     if plan.proxy_environ_key is not None:
         cap.proxy_header = get(plan.proxy_environ_key)
     if plan.capture_headers:
@@ -189,16 +193,19 @@ class SentinelMiddleware(Integration):
         """The capture of a request, or None when it is not captured (excluded, sampled out); never raises."""
         plan = self._plan
         try:
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            path = environ.get("PATH_INFO", "")
+            script = environ.get("SCRIPT_NAME")
+            if script:
+                path = script + path
             if not path.isascii():
                 path = environ_path(environ)
             if plan.filtering and plan.skip(path):
                 return None
             cap = begin(plan, environ, path or "/", start)
-            if plan.capture_bodies or (not cap.request_size and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "")):
+            if plan.capture_bodies or (not cap.request_size and "HTTP_TRANSFER_ENCODING" in environ):
                 # Bodies of declared length are counted from Content-Length; others (and captured ones) as read.
                 stream = environ.get("wsgi.input")
-                if stream is not None:
+                if stream is not None and (plan.capture_bodies or "chunked" in environ["HTTP_TRANSFER_ENCODING"]):
                     environ["wsgi.input"] = _CountingInput(stream, cap, plan)
         except Exception:
             _log.warn("wsgi-begin", "sentinel_sdk: could not read the request", exc_info=True)

@@ -233,3 +233,25 @@ def test_requests_dispatched_to_another_app_are_not_captured_and_say_so(
     (event,) = ingest.wait_for_events(1)
     assert event.route == "/own"
     assert "not made by the Flask app" in caplog.text
+
+
+def test_chunked_uploads_and_non_ascii_paths(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    app = make_app(client)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/echo",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(b"z" * 777),
+        "wsgi.input_terminated": True,  # the server de-chunked the body and marks its end
+    }
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: None))
+    assert body == b"z" * 777
+    served(app).get("/api/users/3/posts/caf%C3%A9")
+    client.flush()
+    upload, unicode_path = ingest.wait_for_events(2)
+    assert (upload.request_size, upload.response_size, upload.route) == (777, 777, "/api/echo")
+    assert (unicode_path.path, unicode_path.route) == ("/api/users/3/posts/café", "/api/users/{user_id}/posts/{slug}")
