@@ -456,6 +456,29 @@ def sender_breakdown(count: int = 10_000) -> dict[str, float]:
     return {"event ids": ids_ns / per, "build": build_ns / per, "encode": encode_ns / per, "gzip": gzip_ns / per}
 
 
+def sender_steady(endpoint: str, framework: str, requests: int = 100_000) -> tuple[float, float]:
+    """The sender of one app alone, as in a server: ``requests`` driven without pauses, batches cut at the batch
+    size (the comparison's flushes between blocks cut smaller ones). Returns (sender CPU µs per event, events per
+    batch)."""
+    make_app, install, *_ = FRAMEWORKS[framework]
+    runner = asgi_runner if framework == "starlette" else wsgi_runner
+
+    def sink_batches() -> int:
+        with urllib.request.urlopen(endpoint) as answer:
+            return int(json.load(answer)["batches"])
+
+    before = sink_batches()
+    client = Client(api_key="bench", endpoint=endpoint)
+    app = make_app()
+    install(app, client)
+    runner(app)(requests)
+    client.flush(timeout=60)
+    per_event = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
+    events = client._sender._done
+    client.shutdown(timeout=5)
+    return per_event, events / max(sink_batches() - before, 1)
+
+
 def compare(
     endpoint: str, requests: int, runs: int, names: tuple[str, ...] | None
 ) -> tuple[dict[str, dict[str, float | None]], dict[str, float]]:
@@ -506,6 +529,7 @@ def main() -> None:
         memory_mb, held = full_buffer_memory()
         logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
         breakdown = sender_breakdown()
+        steady = {framework: sender_steady(endpoint, framework) for framework in ("starlette", "flask")}
         alone, sender_alone = compare(endpoint, args.requests, args.runs, SENTINEL_ONLY)
         side_by_side, sender_with_peers = compare(endpoint, args.requests, args.runs, None)
         with urllib.request.urlopen(endpoint) as answer:
@@ -524,6 +548,11 @@ def main() -> None:
     print(f"|{'-' * 22}|{'-' * 9}|{'-' * 31}|")
     for name, value in sender_alone.items():
         print(f"| {name:<20} | {value:>7.2f} | {sender_with_peers[name]:>29.2f} |")
+    for framework, (per_event, per_batch) in steady.items():
+        print(
+            f"\nSender, one {framework} app alone, steady: {per_event:.2f} µs CPU per event "
+            f"({per_batch:,.0f} events per batch)"
+        )
     parts = ", ".join(f"{name} {value:.2f}" for name, value in breakdown.items())
     print(f"\nA default event, single-threaded, µs: {parts}; total {sum(breakdown.values()):.2f} (HTTP excluded)")
     overhead = stats["overhead"]

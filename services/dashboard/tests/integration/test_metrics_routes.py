@@ -125,7 +125,13 @@ async def test_overview_matches_the_known_distribution(world: World) -> None:
     inside = world.data.select(*WINDOW)
     by_ms = await get(world, base, **{"from": str(WINDOW[0]), "to": str(WINDOW[1])})
     by_iso = await get(world, base, **{"from": iso(WINDOW[0]), "to": iso(WINDOW[1])})
-    assert by_ms == by_iso
+    # The same window either way. Percentiles come from merged t-digest sketches, whose last digits depend on the
+    # order ClickHouse merges them in (parts merged in the background between the two calls change it).
+    percentiles = ("p50_ms", "p95_ms", "p99_ms")
+    assert {k: v for k, v in by_ms.items() if k not in percentiles} == {
+        k: v for k, v in by_iso.items() if k not in percentiles
+    }
+    assert [by_iso[k] for k in percentiles] == pytest.approx([by_ms[k] for k in percentiles], rel=1e-3)
     assert by_ms["window"] == {"from_ms": WINDOW[0], "to_ms": WINDOW[1]}
     assert_figures(by_ms, [k.event for k in inside])
     want = figures([k.event for k in inside])
