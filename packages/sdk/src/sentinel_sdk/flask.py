@@ -31,9 +31,13 @@ try:
     from flask import Flask, got_request_exception
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("flask", "Flask", "flask") from exc
+try:  # the current request context, without the proxy's cost (Flask >= 2.2)
+    from flask.globals import _cv_request
+except ImportError:  # pragma: no cover - depends on the Flask version
+    _cv_request = None  # type: ignore[assignment]
 
 from sentinel_sdk import _log
-from sentinel_sdk._capture import Capture, current, record_exception
+from sentinel_sdk._capture import Capture, current
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, framework_version, identify, make_client
 from sentinel_sdk._routes import Templates, from_angles
@@ -43,6 +47,7 @@ from sentinel_types import Consumer
 __all__ = ["Sentinel"]
 
 _EMPTY_BODY_STATUSES = frozenset((204, 304))
+_HELD = (list, tuple)  # werkzeug's "sequence" bodies, held in memory (it sets their Content-Length itself)
 _WHEN_RETURNED = -1
 """``ttfb_ns`` of a response whose body is in memory, until ``wsgi_app`` has returned it."""
 
@@ -78,7 +83,7 @@ class Sentinel:
         middleware = _FlaskMiddleware(app.wsgi_app, client=self.client, identify=self.identify)
         app.wsgi_app = middleware  # type: ignore[method-assign,assignment]
         app.finalize_request = middleware.finalizing(app.finalize_request)  # type: ignore[method-assign]
-        got_request_exception.connect(_on_exception, app, weak=False)
+        got_request_exception.connect(middleware.exception_raised, app, weak=False)
         app.extensions["sentinel"] = self
 
 
@@ -172,10 +177,14 @@ class _FlaskMiddleware(SentinelMiddleware):
                 return response  # not captured, or its response already recorded
             began = perf_counter_ns() if cap.overhead_ns else 0
             try:
-                cap.status = status = response.status_code
                 environ: Environ = cap.request  # type: ignore[assignment]
+                own = environ.get("werkzeug.request")
+                context = _cv_request.get(None) if _cv_request is not None else None
+                request = context.request if context is not None else (own or flask.request)
+                if own is not None and request is not own:
+                    return response  # a request made inside the view (test_request_context): not this one's answer
+                cap.status = status = response.status_code
                 cap.request = None
-                request = environ.get("werkzeug.request") or flask.request  # the proxy if environ was copied
                 rule = request.url_rule
                 if rule is not None:
                     script = environ.get("SCRIPT_NAME")
@@ -188,8 +197,8 @@ class _FlaskMiddleware(SentinelMiddleware):
                 body = response.response
                 if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
                     cap.ttfb_ns = _WHEN_RETURNED
-                elif type(body) is list and not response.direct_passthrough:
-                    _count_held(plan, cap, body)
+                elif type(body) in _HELD and not response.direct_passthrough:
+                    _count_held(plan, cap, body)  # type: ignore[arg-type]  # a list or tuple (checked above)
                     cap.ttfb_ns = _WHEN_RETURNED
                 else:  # streamed (or passed through): counted as it goes, completed at its end or close
                     response.response = ResponseIterator(body, cap, plan, partial(done, cap))
@@ -202,6 +211,29 @@ class _FlaskMiddleware(SentinelMiddleware):
             return response
 
         return finalize_request
+
+    def exception_raised(self, sender: Flask, exception: BaseException, **extra: Any) -> None:
+        """Flask's ``got_request_exception``: record the exception's type, and the route and consumer now, while
+        the request is still there (when Flask propagates the exception, no response is finalized)."""
+        cap = current.get()
+        if cap is None:
+            return
+        if cap.error is None:
+            cap.error = type(exception).__name__
+        environ = cap.request
+        if cap.status or type(environ) is not dict:
+            return
+        try:
+            request = flask.request._get_current_object()  # type: ignore[attr-defined]
+            if request is not environ.get("werkzeug.request", request):
+                return
+            rule = request.url_rule
+            if rule is not None:
+                cap.route = self._templates(environ.get("SCRIPT_NAME", "") + rule.rule)
+            if self._identify is not None:
+                identify(cap, self._identify, request)
+        except Exception:
+            _log.warn("flask-exception", "sentinel_sdk: could not describe a failed Flask request", exc_info=True)
 
     def _done(self, cap: Capture) -> None:
         """Queue a completed capture, once; never raises."""
@@ -222,7 +254,7 @@ class _FlaskMiddleware(SentinelMiddleware):
             _log.warn("flask", "sentinel_sdk: could not capture a request", exc_info=True)
 
 
-def _count_held(plan: CapturePlan, cap: Capture, body: list[bytes | str]) -> None:
+def _count_held(plan: CapturePlan, cap: Capture, body: list[bytes | str] | tuple[bytes | str, ...]) -> None:
     """Count a body held in memory (``response.response`` is a list of chunks, usually one; text goes out as
     UTF-8)."""
     if len(body) == 1 and type(body[0]) is bytes and cap.response_body is None:
@@ -233,7 +265,3 @@ def _count_held(plan: CapturePlan, cap: Capture, body: list[bytes | str]) -> Non
         cap.response_size += len(data)
         if cap.response_body is not None and data:
             plan.add_body(cap.response_body, data)
-
-
-def _on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
-    record_exception(exception)

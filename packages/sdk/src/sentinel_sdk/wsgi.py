@@ -344,8 +344,15 @@ class _CountingInput:
             self._plan.add_body(cap.request_body, data)
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int | None:
-        """Werkzeug (Flask) reads request bodies this way."""
-        size: int | None = self._stream.readinto(buffer)
+        """Werkzeug (Flask) reads request bodies this way when the stream has it; servers whose input has only
+        ``read`` (gunicorn, mod_wsgi) are read through ``read`` here."""
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            size: int | None = readinto(buffer)
+        else:
+            data = self._stream.read(len(buffer))
+            size = len(data)
+            buffer[:size] = data
         if size:
             self._add(size, memoryview(buffer)[:size])
         return size

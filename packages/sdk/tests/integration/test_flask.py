@@ -53,6 +53,16 @@ def make_app(client: Client, *, propagate: bool = False, **options: Any) -> Any:
     def file() -> Any:
         return flask.send_file(io.BytesIO(b"f" * 5_000), mimetype="application/octet-stream")
 
+    @api.get("/nested")
+    def nested() -> Any:
+        with flask.current_app.test_request_context("/inner"):  # a request made inside a view
+            inner = flask.current_app.full_dispatch_request()
+        return flask.Response(f"inner {inner.status_code}", status=207)
+
+    @api.get("/pieces")
+    def pieces() -> Any:
+        return flask.Response((b"ab", b"cd"), mimetype="text/plain")
+
     @api.post("/echo")
     def echo() -> Any:
         flask.g.account = flask.request.headers.get("x-account")
@@ -98,11 +108,17 @@ def test_an_exception_turned_into_a_500_by_flask_is_recorded(ingest: Any, make_c
 
 def test_a_propagated_exception_is_re_raised_unchanged(ingest: Any, make_client: Callable[..., Client]) -> None:
     client = make_client()
+    app = make_app(client, propagate=True, identify=lambda request: Consumer(id="acct_9"))
     with pytest.raises(ZeroDivisionError, match="no"):
-        served(make_app(client, propagate=True)).get("/api/fail")
+        served(app).get("/api/fail")
     client.flush()
     (event,) = ingest.wait_for_events(1)
-    assert (event.status, event.error) == (500, "ZeroDivisionError")
+    assert (event.status, event.error, event.route, event.consumer) == (
+        500,
+        "ZeroDivisionError",
+        "/api/fail",
+        Consumer(id="acct_9"),
+    )
 
 
 def test_streamed_responses_are_counted(ingest: Any, make_client: Callable[..., Client]) -> None:
@@ -255,3 +271,49 @@ def test_chunked_uploads_and_non_ascii_paths(ingest: Any, make_client: Callable[
     upload, unicode_path = ingest.wait_for_events(2)
     assert (upload.request_size, upload.response_size, upload.route) == (777, 777, "/api/echo")
     assert (unicode_path.path, unicode_path.route) == ("/api/users/3/posts/café", "/api/users/{user_id}/posts/{slug}")
+
+
+def test_a_request_made_inside_a_view_does_not_stand_for_it(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    http = served(make_app(client))
+    assert http.get("/api/nested").status_code == 207
+    response = http.get("/api/pieces")
+    assert (response.data, response.headers["Content-Length"]) == (b"abcd", "4")  # werkzeug still sets it
+    client.flush()
+    nested, pieces = ingest.wait_for_events(2)
+    assert (nested.status, nested.route, nested.response_size) == (207, "/api/nested", len("inner 404"))
+    assert (pieces.status, pieces.response_size) == (200, 4)
+
+
+class ReadOnlyInput:
+    """A server's ``wsgi.input`` with ``read`` but no ``readinto`` (gunicorn, mod_wsgi)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._data.readline(size)
+
+
+def test_bodies_are_read_from_servers_without_readinto(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client(capture_bodies=True)
+    app = make_app(client)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/echo",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": "11",
+        "wsgi.input": ReadOnlyInput(b"hello world"),
+    }
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert (statuses, body) == (["200 OK"], b"hello world")
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.request_size, event.request_body) == (11, "hello world")
