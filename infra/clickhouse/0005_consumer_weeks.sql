@@ -3,9 +3,6 @@
 -- percentile merges one latency sketch per row read, so these cut that work by the number of sources and by
 -- seven for whole weeks (sentinel_analytics.reads). Weeks are aligned on the Unix epoch (they start on
 -- Thursdays, 00:00 UTC), as the readers' window plan aligns every grain.
---
--- The rows already in consumers_1d are copied in at the end. Apply this with the workers stopped (a worker
--- migrates before it consumes): a batch inserted between the views' creation and the copy would count twice here.
 
 CREATE TABLE IF NOT EXISTS consumers_all_1d
 (
@@ -77,32 +74,20 @@ FROM events
 WHERE consumer_id IS NOT NULL
 GROUP BY project_id, week, consumer_id;
 
-INSERT INTO consumers_all_1d
-SELECT
-    project_id,
-    day,
-    consumer_id,
-    anyLast(consumer_name),
-    anyLast(consumer_group),
-    sum(requests),
-    sum(errors_4xx),
-    sum(errors_5xx),
-    quantileTDigestMergeState(duration_q),
-    max(retention_days)
-FROM consumers_1d
-GROUP BY project_id, day, consumer_id;
+-- Rows stored before these views existed are not copied (a copy racing live inserts, or run twice by two workers
+-- migrating at once, would count some batches twice). Instead `rollup_since` records from when the tables are
+-- complete: the start of the day after tomorrow (events may arrive up to a day early, by the ingest's clock-skew
+-- allowance), or the epoch when no event was stored yet. Readers take the tables' rows from that time on, and the
+-- per-source tables before it. Running this twice only records a later time, and readers use the latest.
+CREATE TABLE IF NOT EXISTS rollup_since
+(
+    rollup LowCardinality(String),
+    since DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(since)
+ORDER BY rollup;
 
-INSERT INTO consumers_all_1w
+INSERT INTO rollup_since
 SELECT
-    project_id,
-    toDateTime(intDiv(toUnixTimestamp(day), 604800) * 604800, 'UTC') AS week,
-    consumer_id,
-    anyLast(consumer_name),
-    anyLast(consumer_group),
-    sum(requests),
-    sum(errors_4xx),
-    sum(errors_5xx),
-    quantileTDigestMergeState(duration_q),
-    max(retention_days)
-FROM consumers_1d
-GROUP BY project_id, week, consumer_id;
+    'consumers_all',
+    if((SELECT count() FROM events) = 0, toDateTime(0, 'UTC'), toStartOfDay(now('UTC') + toIntervalDay(2)));

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sentinel_analytics import MigrationError, create_client, default_migrations_dir, load_migrations, migrate
+from sentinel_analytics.reads.testing import KnownData
 from sentinel_config import ClickHouseSettings
 from sentinel_local import ClickHouseEngine
 
@@ -48,43 +49,71 @@ async def test_a_new_file_is_applied_and_a_changed_one_refused(
         await client.close()
 
 
-async def test_the_consumer_week_rollups_are_filled_from_the_rows_already_stored(
+async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
     clickhouse_server: ClickHouseEngine, tmp_path: Path
 ) -> None:
+    # Rows stored before migration 0005 are not in its per-consumer tables; readers take them from the per-source
+    # table up to `rollup_since` and the new tables after it, so a window across both is still exact.
+    import time
+
     from sentinel_analytics import ClickHouseStore
-    from sentinel_analytics.reads.plan import DAY, WEEK
-    from sentinel_analytics.reads.testing import KnownData
+    from sentinel_analytics.reads import ClickHouseReader, Scope
+    from sentinel_analytics.reads.plan import DAY
+    from sentinel_analytics.reads.testing import by_consumer, figures, within_rank
 
     before = tmp_path / "before"
     before.mkdir()
     for path in default_migrations_dir().glob("000[1-4]_*.sql"):
         shutil.copy(path, before)
     settings = ClickHouseSettings(url=clickhouse_server.url, database=f"test_{uuid.uuid4().hex[:12]}")
-    start = (1_700_000_000_000 // WEEK) * WEEK - DAY
-    old = KnownData("prj-backfill", "t", start, count=800, step_ms=1_500_007)  # ~14 days, before 0005 exists
-    new = KnownData("prj-backfill", "t", start + 3 * DAY + 11, count=300, step_ms=2_000_003)  # after it
+    now = int(time.time() * 1000)
+    since = (now // DAY + 2) * DAY  # the start of the day after tomorrow
+    old = KnownData("prj-since", "t", since - 16 * DAY + 3_600_011, count=900, step_ms=1_500_007)
     assert len(await migrate(settings, before)) == 4
     store = await ClickHouseStore.open(settings)
     client = await create_client(settings)
+    reader = ClickHouseReader(settings)
     try:
-        await store.write("backfill-old", old.stored())
-        applied = await migrate(settings)
-        assert [m.name for m in applied] == ["consumer_weeks"]
-        await store.write("backfill-new", new.stored())
-        figures = (
-            "SELECT consumer_id, sum(requests), sum(errors_4xx), sum(errors_5xx), "
-            "round(quantileTDigestMerge(0.95)(duration_q), 3) FROM {table} "
-            "WHERE project_id = 'prj-backfill' AND consumer_id != '' GROUP BY consumer_id ORDER BY consumer_id"
+        await store.write("since-old", old.stored())
+        assert [m.name for m in await migrate(settings)] == ["consumer_weeks"]
+        assert await reader.consumers_since() in (since, since + DAY)  # + a day if the date changed meanwhile
+        since = await reader.consumers_since()
+        stored = await client.query("SELECT count() FROM consumers_all_1d WHERE project_id = 'prj-since'")
+        assert stored.result_rows == [(0,)]  # nothing copied
+        new = KnownData("prj-since", "t", since + 7_000, count=700, step_ms=2_400_013)  # ~19 days after `since`
+        await store.write("since-new", new.stored())
+
+        window = (since - 15 * DAY - 5_000, since + 18 * DAY + 3 * 3_600_000 + 17)
+        inside = old.select(*window) + new.select(*window)
+        groups = by_consumer(inside)
+        rows = await reader.consumers(
+            Scope(project_id="prj-since", start_ms=window[0], end_ms=window[1]),
+            sort="p95_ms",
+            order="desc",
+            limit=100,
+            after=None,
         )
-        want = (await client.query(figures.replace("{table}", "consumers_1d"))).result_rows
-        assert sum(row[1] for row in want) == len(old.known) + len(new.known) - sum(
-            1 for k in [*old.known, *new.known] if k.event.consumer is None
-        )
-        for table in ("consumers_all_1d", "consumers_all_1w"):
-            got = (await client.query(figures.replace("{table}", table))).result_rows
-            assert [row[:4] for row in got] == [row[:4] for row in want], table
-            assert [row[4] for row in got] == pytest.approx([row[4] for row in want], rel=0.02), table
+        assert {row.consumer_id for row in rows} == set(groups)
+        for row in rows:
+            want = figures(groups[row.consumer_id])
+            assert (row.requests, row.errors_4xx, row.errors_5xx) == (
+                want["requests"],
+                want["errors_4xx"],
+                want["errors_5xx"],
+            )
+            assert within_rank(want["durations"], 0.95, row.p95_ms)
     finally:
+        await reader.close()
         await store.close()
         await client.command(f"DROP DATABASE `{settings.database}` SYNC")
         await client.close()
+
+
+async def test_a_fresh_store_reads_the_per_consumer_rollups_from_the_start(ch_settings: ClickHouseSettings) -> None:
+    from sentinel_analytics.reads import ClickHouseReader
+
+    reader = ClickHouseReader(ch_settings)
+    try:
+        assert await reader.consumers_since() == 0
+    finally:
+        await reader.close()

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from sentinel_analytics.reads import rows as parse
-from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, WEEK, split
+from sentinel_analytics.reads.plan import DAY, HOUR, MINUTE, WEEK, Plan, join, split
 from sentinel_analytics.reads.rows import Row
 from sentinel_analytics.reads.sql import GRAIN_NAMES
 from sentinel_analytics.reads.types import (
@@ -48,14 +48,26 @@ def _window(scope: Scope, grains: tuple[int, ...], names: tuple[int, ...]) -> di
     return {**_scope(scope), **plan.params({grain: GRAIN_NAMES[grain] for grain in names})}
 
 
-def _consumer_window(scope: Scope) -> dict[str, Any]:
-    """A consumer query's window: weeks and days of the consumer tables without service and environment when
-    neither is filtered, else days of ``consumers_1d``; hours and raw edges either way (``sql._CONSUMER_LEVELS``)."""
-    if scope.environment or scope.service:
-        plan = split(scope.start_ms, scope.end_ms, (DAY, HOUR))
+#: ``consumers_since`` when the per-consumer tables are never to be read.
+NEVER = 2**62
+#: The plan's key for days of the per-consumer tables (``a``), apart from ``consumers_1d``'s days (``d``).
+ALL_DAYS = -DAY
+
+
+def _consumer_window(scope: Scope, since_ms: int) -> dict[str, Any]:
+    """A consumer query's window (``sql._CONSUMER_LEVELS``). Without a service or environment filter, the part from
+    ``since_ms`` on (when the per-consumer tables became complete; a day boundary) takes whole weeks and days from
+    them; the rest, and every filtered read, takes days from ``consumers_1d``. Hours and raw edges either way."""
+    start, end = scope.start_ms, scope.end_ms
+    if scope.environment or scope.service or since_ms >= end:
+        plan = split(start, end, (DAY, HOUR))
         return {**_scope(scope), **plan.params({DAY: "d", HOUR: "h"}, unused=("w", "a"))}
-    plan = split(scope.start_ms, scope.end_ms, (WEEK, DAY, HOUR))
-    return {**_scope(scope), **plan.params({WEEK: "w", DAY: "a", HOUR: "h"}, unused=("d",))}
+    cut = max(start, since_ms)
+    whole = split(cut, end, (WEEK, DAY, HOUR))
+    before = split(start, cut, (DAY, HOUR))
+    per_consumer = Plan({WEEK: whole.ranges[WEEK], ALL_DAYS: whole.ranges[DAY], HOUR: whole.ranges[HOUR]}, whole.raw)
+    plan = join(before, per_consumer)
+    return {**_scope(scope), **plan.params({WEEK: "w", ALL_DAYS: "a", DAY: "d", HOUR: "h"})}
 
 
 class SqlReader(abc.ABC):
@@ -132,10 +144,14 @@ class SqlReader(abc.ABC):
             await self._rows("metrics_status_codes", _window(scope, _PROJECT_GRAINS, _PROJECT_GRAINS))
         )
 
+    async def consumers_since(self) -> int:
+        """Since when (ms) the per-consumer rollups hold every request; ``NEVER`` here (backends that know say)."""
+        return NEVER
+
     async def consumers(
         self, scope: Scope, *, sort: ConsumerSort, order: Order, limit: int, after: ConsumerCursor | None
     ) -> list[ConsumerFigures]:
-        window = _consumer_window(scope)
+        window = _consumer_window(scope, await self.consumers_since())
         params = {
             **window,
             "sort": sort,

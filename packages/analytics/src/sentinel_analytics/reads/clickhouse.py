@@ -8,17 +8,19 @@ the client's ``max_execution_time`` (``SENTINEL_CLICKHOUSE_QUERY_TIMEOUT_S``); h
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from sentinel_analytics.clickhouse_client import create_client
-from sentinel_analytics.reads.base import SqlReader
+from sentinel_analytics.reads.base import NEVER, SqlReader
 from sentinel_analytics.reads.rows import Row
 from sentinel_analytics.reads.sql import QUERIES
 from sentinel_analytics.reads.types import ReadError
 from sentinel_config import ClickHouseSettings
 
+_SINCE_TTL_S = 60.0
 # TIMEOUT_EXCEEDED, TOO_SLOW (the estimate says the limit will be exceeded), QUERY_WAS_CANCELLED.
 _TIMEOUT_MARKS = ("TIMEOUT_EXCEEDED", "TOO_SLOW", "Code: 159.", "Code: 160.")
 
@@ -28,6 +30,7 @@ class ClickHouseReader(SqlReader):
         self.settings = settings
         self._client = client
         self._lock = asyncio.Lock()
+        self._since: tuple[int, float] | None = None
 
     async def _get_client(self) -> Any:
         if self._client is None:
@@ -38,6 +41,19 @@ class ClickHouseReader(SqlReader):
                     except ClickHouseError as exc:
                         raise ReadError(f"ClickHouse is unreachable at {self.settings.url}: {exc}") from exc
         return self._client
+
+    async def consumers_since(self) -> int:
+        """``rollup_since`` of the per-consumer tables (migration 0005), read once a minute at most."""
+        now = time.monotonic()
+        if self._since is None or now - self._since[1] > _SINCE_TTL_S:
+            rows = await self.run(
+                "SELECT toUnixTimestamp(max(since)) * 1000 AS since, count() AS n FROM rollup_since "
+                "WHERE rollup = 'consumers_all'",
+                {},
+            )
+            since = int(rows[0]["since"]) if rows and rows[0]["n"] else NEVER
+            self._since = (since, now)
+        return self._since[0]
 
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         return await self.run(QUERIES[query], params)

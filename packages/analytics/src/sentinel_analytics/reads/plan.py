@@ -39,6 +39,8 @@ class Plan:
 
 
 def _put(out: dict[str, int], name: str, ranges: list[Range], slots: int) -> None:
+    if len(ranges) > slots:  # the SQL has `slots` pairs of parameters: more ranges would be silently left out
+        raise ValueError(f"{len(ranges)} ranges for {name!r}, at most {slots}")
     padded = [*ranges, *([EMPTY] * (slots - len(ranges)))]
     for i, (a, b) in enumerate(padded):
         out[f"{name}{2 * i}"] = a
@@ -77,3 +79,10 @@ def _merge(ranges: list[Range]) -> list[Range]:
         else:
             out.append((a, b))
     return out
+
+
+def join(left: Plan, right: Plan) -> Plan:
+    """One plan of two adjacent windows' plans (``left`` ends where ``right`` starts)."""
+    grains = {*left.ranges, *right.ranges}
+    ranges = {grain: _merge([*left.ranges.get(grain, []), *right.ranges.get(grain, [])]) for grain in grains}
+    return Plan(ranges, _merge([*left.raw, *right.raw]))
