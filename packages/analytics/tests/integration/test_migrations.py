@@ -59,7 +59,7 @@ async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
     from sentinel_analytics import ClickHouseStore
     from sentinel_analytics.reads import ClickHouseReader, Scope
     from sentinel_analytics.reads.plan import DAY
-    from sentinel_analytics.reads.testing import by_consumer, figures, within_rank
+    from sentinel_analytics.reads.testing import assert_consumer_rows, by_consumer
 
     before = tmp_path / "before"
     before.mkdir()
@@ -93,15 +93,7 @@ async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
             limit=100,
             after=None,
         )
-        assert {row.consumer_id for row in rows} == set(groups)
-        for row in rows:
-            want = figures(groups[row.consumer_id])
-            assert (row.requests, row.errors_4xx, row.errors_5xx) == (
-                want["requests"],
-                want["errors_4xx"],
-                want["errors_5xx"],
-            )
-            assert within_rank(want["durations"], 0.95, row.p95_ms)
+        assert_consumer_rows(rows, groups)
     finally:
         await reader.close()
         await store.close()

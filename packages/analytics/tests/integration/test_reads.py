@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import msgspec
 import pytest
 
 from sentinel_analytics import ClickHouseStore
@@ -24,6 +25,7 @@ from sentinel_analytics.reads.sql import QUERIES
 from sentinel_analytics.reads.testing import (
     CONSUMERS,
     KnownData,
+    assert_consumer_rows,
     by_consumer,
     by_endpoint,
     by_status,
@@ -113,15 +115,8 @@ async def test_consumers_match_per_consumer_id(known: KnownData, reader: ClickHo
     scope = Scope(project_id=PROJECT, start_ms=window[0], end_ms=window[1])
     groups = by_consumer(known.select(*window))
     rows = await reader.consumers(scope, sort="p95_ms", order="asc", limit=100, after=None)
-    assert {r.consumer_id for r in rows} == set(groups)
+    assert_consumer_rows(rows, groups)
     for row in rows:
-        want = figures(groups[row.consumer_id])
-        assert (row.requests, row.errors_4xx, row.errors_5xx) == (
-            want["requests"],
-            want["errors_4xx"],
-            want["errors_5xx"],
-        )
-        assert within_rank(want["durations"], 0.95, row.p95_ms)
         assert (row.name, row.group) == (
             f"Consumer {row.consumer_id[-1]}",
             "pro" if int(row.consumer_id[-1]) % 2 else "free",
@@ -180,15 +175,7 @@ async def test_consumers_over_weeks_with_and_without_filters(
     assert len(groups) == CONSUMERS - 1
     for sort in ("p95_ms", "requests"):
         rows = await reader.consumers(scope, sort=sort, order="desc", limit=100, after=None)  # type: ignore[arg-type]
-        assert {r.consumer_id for r in rows} == set(groups), sort
-        for row in rows:
-            want = figures(groups[row.consumer_id])
-            assert (row.requests, row.errors_4xx, row.errors_5xx) == (
-                want["requests"],
-                want["errors_4xx"],
-                want["errors_5xx"],
-            ), (sort, row.consumer_id)
-            assert within_rank(want["durations"], 0.95, row.p95_ms), (sort, row.consumer_id)
+        assert_consumer_rows(rows, groups)
 
 
 @pytest.mark.parametrize(("interval", "step"), [("1h", HOUR), ("5m", 5 * MINUTE)])
@@ -316,6 +303,24 @@ def pipe_server(ch_settings: ClickHouseSettings) -> Iterator[str]:
     server.server_close()
 
 
+#: Figures read from merged t-digest sketches: their last digits depend on the order ClickHouse merges the sketches
+#: in (background merges of parts between two reads change it), so they are compared to 1 part in 1,000.
+SKETCHED = frozenset({"p50_ms", "p95_ms", "p99_ms", "sort_key"})
+
+
+def assert_same(got: Any, want: Any) -> None:
+    """The same rows with the same figures, sketched ones to within their merge order."""
+    got_rows, want_rows = (x if isinstance(x, list) else [x] for x in (got, want))
+    assert len(got_rows) == len(want_rows)
+    for a, b in zip(got_rows, want_rows, strict=True):
+        left, right = msgspec.structs.asdict(a), msgspec.structs.asdict(b)
+        assert {k: v for k, v in left.items() if k not in SKETCHED} == {
+            k: v for k, v in right.items() if k not in SKETCHED
+        }
+        sketched = sorted(SKETCHED & left.keys())
+        assert [left[k] for k in sketched] == pytest.approx([right[k] for k in sketched], rel=1e-3)
+
+
 async def test_tinybird_pipes_give_the_clickhouse_readers_answers(
     known: KnownData, reader: ClickHouseReader, pipe_server: str
 ) -> None:
@@ -324,21 +329,21 @@ async def test_tinybird_pipes_give_the_clickhouse_readers_answers(
     try:
         for window in WINDOWS.values():
             scope = Scope(project_id=PROJECT, start_ms=window[0], end_ms=window[1])
-            assert await tinybird.overview(scope) == await reader.overview(scope)
+            assert_same(await tinybird.overview(scope), await reader.overview(scope))
             assert await tinybird.loss(scope) == await reader.loss(scope)
             assert await tinybird.status_codes(scope) == await reader.status_codes(scope)
-            assert await tinybird.timeseries(scope, "1h") == await reader.timeseries(scope, "1h")
+            assert_same(await tinybird.timeseries(scope, "1h"), await reader.timeseries(scope, "1h"))
             for sort in ("requests", "p95_ms", "error_rate"):
-                assert await tinybird.endpoints(
-                    scope,
-                    sort=sort,
-                    order="desc",
-                    limit=50,
-                    after=None,  # type: ignore[arg-type]
-                ) == await reader.endpoints(scope, sort=sort, order="desc", limit=50, after=None)  # type: ignore[arg-type]
-            assert await tinybird.consumers(
-                scope, sort="requests", order="asc", limit=50, after=None
-            ) == await reader.consumers(scope, sort="requests", order="asc", limit=50, after=None)
+                assert_same(
+                    await tinybird.endpoints(scope, sort=sort, order="desc", limit=50, after=None),  # type: ignore[arg-type]
+                    await reader.endpoints(scope, sort=sort, order="desc", limit=50, after=None),  # type: ignore[arg-type]
+                )
+            # The Tinybird reader takes consumer days from consumers_1d, this store's reader from the per-consumer
+            # tables (a fresh store: complete from the start): the same figures either way.
+            assert_same(
+                await tinybird.consumers(scope, sort="requests", order="asc", limit=50, after=None),
+                await reader.consumers(scope, sort="requests", order="asc", limit=50, after=None),
+            )
             filters = RequestFilter(status_min=400, status_max=499)
             rows = await tinybird.requests(scope, filters, limit=20, before=None)
             assert rows == await reader.requests(scope, filters, limit=20, before=None)

@@ -78,6 +78,20 @@ def make_app(client: Client, *, propagate: bool = False, **options: Any) -> Any:
     return app
 
 
+def wsgi_environ(method: str, path: str, body: Any = b"", **extra: Any) -> dict[str, Any]:
+    """A WSGI environ as a server gives it, for calling the app directly."""
+    stream = io.BytesIO(body) if isinstance(body, bytes) else body
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": stream,
+        **extra,
+    }
+
+
 def served(app: Any) -> Any:
     """A test client that reads and closes every response, as a WSGI server does."""
     http = app.test_client()
@@ -186,14 +200,7 @@ def test_text_streams_are_counted_in_bytes_as_sent(ingest: Any, make_client: Cal
 def test_a_stream_closed_before_its_end_is_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
     client = make_client()
     app = make_app(client)
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/api/stream",
-        "SERVER_NAME": "test",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-    }
+    environ = wsgi_environ("GET", "/api/stream")
     result = app(environ, lambda status, headers, exc_info=None: None)
     chunks = iter(result)
     assert next(chunks) == b"a" * 1_000  # the client goes away after the first chunk
@@ -254,16 +261,10 @@ def test_requests_dispatched_to_another_app_are_not_captured_and_say_so(
 def test_chunked_uploads_and_non_ascii_paths(ingest: Any, make_client: Callable[..., Client]) -> None:
     client = make_client()
     app = make_app(client)
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/api/echo",
-        "SERVER_NAME": "test",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "HTTP_TRANSFER_ENCODING": "chunked",
-        "wsgi.input": io.BytesIO(b"z" * 777),
-        "wsgi.input_terminated": True,  # the server de-chunked the body and marks its end
-    }
+    # The server de-chunked the body and marks its end.
+    environ = wsgi_environ(
+        "POST", "/api/echo", b"z" * 777, HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input_terminated": True}
+    )
     body = b"".join(app(environ, lambda status, headers, exc_info=None: None))
     assert body == b"z" * 777
     served(app).get("/api/users/3/posts/caf%C3%A9")
@@ -301,16 +302,9 @@ class ReadOnlyInput:
 def test_bodies_are_read_from_servers_without_readinto(ingest: Any, make_client: Callable[..., Client]) -> None:
     client = make_client(capture_bodies=True)
     app = make_app(client)
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/api/echo",
-        "SERVER_NAME": "test",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "CONTENT_TYPE": "text/plain",
-        "CONTENT_LENGTH": "11",
-        "wsgi.input": ReadOnlyInput(b"hello world"),
-    }
+    environ = wsgi_environ(
+        "POST", "/api/echo", ReadOnlyInput(b"hello world"), CONTENT_TYPE="text/plain", CONTENT_LENGTH="11"
+    )
     statuses: list[str] = []
     body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
     assert (statuses, body) == (["200 OK"], b"hello world")

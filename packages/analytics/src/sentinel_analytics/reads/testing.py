@@ -171,3 +171,16 @@ def by_status(known: Iterable[Known]) -> dict[int, int]:
 def ragged_window(day_ms: int) -> tuple[int, int]:
     """A window around the day ``day_ms`` that needs every source: whole day, hours, minutes and raw edges."""
     return day_ms - 2 * HOUR - 5 * MINUTE - 7_000, day_ms + DAY + 2 * HOUR + 3 * MINUTE + 13_000
+
+
+def assert_consumer_rows(rows: Sequence[Any], groups: dict[str, list[Event]]) -> None:
+    """Every consumer of ``groups`` (``by_consumer``) is in ``rows`` with its exact counts and a p95 within rank."""
+    assert {row.consumer_id for row in rows} == set(groups)
+    for row in rows:
+        want = figures(groups[row.consumer_id])
+        assert (row.requests, row.errors_4xx, row.errors_5xx) == (
+            want["requests"],
+            want["errors_4xx"],
+            want["errors_5xx"],
+        ), row.consumer_id
+        assert within_rank(want["durations"], 0.95, row.p95_ms), row.consumer_id
