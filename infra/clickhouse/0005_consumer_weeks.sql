@@ -76,8 +76,8 @@ GROUP BY project_id, week, consumer_id;
 
 -- Rows stored before these views existed are not copied (a copy racing live inserts, or run twice by two workers
 -- migrating at once, would count some batches twice). Instead `rollup_since` records from when the tables are
--- complete: the start of the day after tomorrow (events may arrive up to a day early, by the ingest's clock-skew
--- allowance), or the epoch when no event was stored yet. Readers take the tables' rows from that time on, and the
+-- complete: the start of the third day from now (events may be dated up to a day ahead by the ingest's clock-skew
+-- allowance, and the ingest's clock may run ahead of this server's), or the epoch when no event was stored yet. Readers take the tables' rows from that time on, and the
 -- per-source tables before it. Running this twice only records a later time, and readers use the latest.
 CREATE TABLE IF NOT EXISTS rollup_since
 (
@@ -90,4 +90,4 @@ ORDER BY rollup;
 INSERT INTO rollup_since
 SELECT
     'consumers_all',
-    if((SELECT count() FROM events) = 0, toDateTime(0, 'UTC'), toStartOfDay(now('UTC') + toIntervalDay(2)));
+    if((SELECT count() FROM events) = 0, toDateTime(0, 'UTC'), toStartOfDay(now('UTC') + toIntervalDay(3)));

@@ -58,6 +58,7 @@ async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
 
     from sentinel_analytics import ClickHouseStore
     from sentinel_analytics.reads import ClickHouseReader, Scope
+    from sentinel_analytics.reads.base import NEVER
     from sentinel_analytics.reads.plan import DAY
     from sentinel_analytics.reads.testing import assert_consumer_rows, by_consumer
 
@@ -67,7 +68,7 @@ async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
         shutil.copy(path, before)
     settings = ClickHouseSettings(url=clickhouse_server.url, database=f"test_{uuid.uuid4().hex[:12]}")
     now = int(time.time() * 1000)
-    since = (now // DAY + 2) * DAY  # the start of the day after tomorrow
+    since = (now // DAY + 3) * DAY  # the start of the third day from now
     old = KnownData("prj-since", "t", since - 16 * DAY + 3_600_011, count=900, step_ms=1_500_007)
     assert len(await migrate(settings, before)) == 4
     store = await ClickHouseStore.open(settings)
@@ -75,6 +76,11 @@ async def test_consumer_week_rollups_are_read_only_from_when_they_are_complete(
     reader = ClickHouseReader(settings)
     try:
         await store.write("since-old", old.stored())
+        unmigrated = ClickHouseReader(settings)
+        try:  # no rollup_since yet: the per-consumer tables are never read
+            assert await unmigrated.consumers_since() == NEVER
+        finally:
+            await unmigrated.close()
         assert [m.name for m in await migrate(settings)] == ["consumer_weeks"]
         assert await reader.consumers_since() in (since, since + DAY)  # + a day if the date changed meanwhile
         since = await reader.consumers_since()

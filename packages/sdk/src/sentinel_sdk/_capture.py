@@ -52,6 +52,7 @@ class Capture(msgspec.Struct, gc=False):
     overhead_ns: int = 0  # SDK time spent on this request, on the measured sample only
     request: object = None  # the framework's request (Flask: the WSGI environ) until the response is recorded
     queued: bool = False  # handed to the client (Flask: completion can be reached twice)
+    identified: bool = False  # the identify callback ran (Flask: an exception and its 500 answer both ask)
 
 
 current: ContextVar[Capture | None] = ContextVar("sentinel_sdk.capture", default=None)

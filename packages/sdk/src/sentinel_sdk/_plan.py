@@ -110,9 +110,10 @@ def _environ_key(header: str) -> str:
 
 
 def identify(capture: Capture, callback: Any, request: Any) -> None:
-    """Run the app's ``identify`` callback unless ``set_consumer`` already named the consumer."""
-    if capture.consumer is not None:
+    """Run the app's ``identify`` callback once, unless ``set_consumer`` already named the consumer."""
+    if capture.consumer is not None or capture.identified:
         return
+    capture.identified = True
     try:
         consumer = callback(request)
     except Exception:

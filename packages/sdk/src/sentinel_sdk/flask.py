@@ -181,7 +181,7 @@ class _FlaskMiddleware(SentinelMiddleware):
                 own = environ.get("werkzeug.request")
                 context = _cv_request.get(None) if _cv_request is not None else None
                 request = context.request if context is not None else (own or flask.request)
-                if own is not None and request is not own:
+                if own is not None and request is not own and request.environ is not environ:
                     return response  # a request made inside the view (test_request_context): not this one's answer
                 cap.status = status = response.status_code
                 cap.request = None
@@ -225,8 +225,9 @@ class _FlaskMiddleware(SentinelMiddleware):
             return
         try:
             request = flask.request._get_current_object()  # type: ignore[attr-defined]
-            if request is not environ.get("werkzeug.request", request):
-                return
+            own = environ.get("werkzeug.request")
+            if own is not None and request is not own and request.environ is not environ:
+                return  # an exception of a request made inside the view
             rule = request.url_rule
             if rule is not None:
                 cap.route = self._templates(environ.get("SCRIPT_NAME", "") + rule.rule)

@@ -59,6 +59,12 @@ def make_app(client: Client, *, propagate: bool = False, **options: Any) -> Any:
             inner = flask.current_app.full_dispatch_request()
         return flask.Response(f"inner {inner.status_code}", status=207)
 
+    @api.get("/rewrapped")
+    def rewrapped() -> Any:
+        from werkzeug.wrappers import Request
+
+        return f"{Request(flask.request.environ).path}"  # a second request object on the same environ
+
     @api.get("/pieces")
     def pieces() -> Any:
         return flask.Response((b"ab", b"cd"), mimetype="text/plain")
@@ -311,3 +317,21 @@ def test_bodies_are_read_from_servers_without_readinto(ingest: Any, make_client:
     client.flush()
     (event,) = ingest.wait_for_events(1)
     assert (event.request_size, event.request_body) == (11, "hello world")
+
+
+def test_identify_runs_once_even_when_a_request_fails(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    calls: list[str] = []
+
+    def identify(request: Any) -> Consumer | None:
+        calls.append(request.path)
+        return None  # an anonymous caller
+
+    http = served(make_app(client, identify=identify))
+    assert http.get("/api/fail").status_code == 500
+    assert http.get("/api/rewrapped").data == b"/api/rewrapped"
+    client.flush()
+    failed, rewrapped = ingest.wait_for_events(2)
+    assert calls == ["/api/fail", "/api/rewrapped"]
+    assert (failed.status, failed.route, failed.error) == (500, "/api/fail", "ZeroDivisionError")
+    assert (rewrapped.status, rewrapped.route) == (200, "/api/rewrapped")

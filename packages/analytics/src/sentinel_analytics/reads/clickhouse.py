@@ -15,6 +15,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from sentinel_analytics.clickhouse_client import create_client
 from sentinel_analytics.reads.base import NEVER, SqlReader
+from sentinel_analytics.reads.plan import DAY
 from sentinel_analytics.reads.rows import Row
 from sentinel_analytics.reads.sql import QUERIES
 from sentinel_analytics.reads.types import ReadError
@@ -46,12 +47,19 @@ class ClickHouseReader(SqlReader):
         """``rollup_since`` of the per-consumer tables (migration 0005), read once a minute at most."""
         now = time.monotonic()
         if self._since is None or now - self._since[1] > _SINCE_TTL_S:
-            rows = await self.run(
-                "SELECT toUnixTimestamp(max(since)) * 1000 AS since, count() AS n FROM rollup_since "
-                "WHERE rollup = 'consumers_all'",
-                {},
-            )
+            try:
+                rows = await self.run(
+                    "SELECT toUnixTimestamp(max(since)) * 1000 AS since, count() AS n FROM rollup_since "
+                    "WHERE rollup = 'consumers_all'",
+                    {},
+                )
+            except ReadError as exc:
+                if "UNKNOWN_TABLE" not in str(exc) and "Code: 60." not in str(exc):
+                    raise
+                rows = []  # a store not migrated this far: never read the per-consumer tables
             since = int(rows[0]["since"]) if rows and rows[0]["n"] else NEVER
+            if since != NEVER:
+                since = -(-since // DAY) * DAY  # a whole day, as the window plan needs
             self._since = (since, now)
         return self._since[0]
 
