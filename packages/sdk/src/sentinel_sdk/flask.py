@@ -204,6 +204,7 @@ class _FlaskMiddleware(SentinelMiddleware):
                     response.response = ResponseIterator(body, cap, plan, partial(done, cap))
             except Exception:
                 _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
+                cap.status = cap.status or getattr(response, "status_code", 0)
                 cap.ttfb_ns = _WHEN_RETURNED
                 cap.request = None
             if began:
