@@ -19,10 +19,10 @@ RawHeaders = list[tuple[bytes, bytes]] | list[tuple[str, str]]
 class Capture(msgspec.Struct, gc=False):
     """One observed request/response. Mutated only by the request that owns it, then handed to the buffer.
 
-    A struct the garbage collector does not track: the buffer holds up to thousands of captures between batches,
-    and tracked objects there were traversed by every collection the app's own allocations triggered (about
-    1 µs per request inside Flask). A capture never takes part in a reference cycle: the one reference that
-    could close one (``request``) is cleared when the response is recorded.
+    A struct (its fields set in one constructor call on the request path) that the garbage collector does not
+    track: the buffer holds up to thousands of captures between batches, which the collections triggered by the
+    app's own allocations would otherwise traverse. A capture never takes part in a reference cycle: the one
+    reference that could close one (``request``) is cleared when the response is recorded.
     """
 
     wall_ns: int  # time.time_ns() when the request reached the middleware
