@@ -76,3 +76,16 @@ class TestStateDiff:
         assert [u.id for u in added].index("layer:new") < [u.id for u in added].index("leaf")
         removed = changes(fingerprints(flatten(_tree())), flatten(_tree(with_artifact=False)))
         assert [(u.id, u.removed) for u in removed] == [("artifact:a.json", True)]
+
+
+def test_a_rollup_whose_rows_merged_is_no_change_but_a_table_with_new_rows_is() -> None:
+    def tree(rollup_rows: int, events_rows: int) -> Node:
+        tables = [
+            Node(id="table:events", name="events", kind="table", status="fresh", meta={"rows": events_rows}),
+            Node(id="table:project_1m", name="project_1m", kind="rollup", status="fresh", meta={"rows": rollup_rows}),
+        ]
+        return Node(id="project:p", name="p", kind="project", status="ok", children=tables)
+
+    before = fingerprints(flatten(tree(rollup_rows=40, events_rows=360)))
+    assert changes(before, flatten(tree(rollup_rows=12, events_rows=360))) == []  # a background merge
+    assert [u.id for u in changes(before, flatten(tree(rollup_rows=41, events_rows=420)))] == ["table:events"]

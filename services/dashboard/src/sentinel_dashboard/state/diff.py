@@ -10,6 +10,9 @@ from sentinel_dashboard.state.nodes import Node, NodeUpdate, update_of
 
 # Figures that move on every check without meaning a change (a connector's latency): not a reason to publish.
 VOLATILE_META = frozenset({"latency_ms"})
+# The same, per kind of node: a rollup's stored rows shrink as background merges combine them (its data, and its
+# freshness, stay the same; new data shows in its freshness and in the raw tables' rows).
+VOLATILE_BY_KIND = {"rollup": VOLATILE_META | {"rows"}}
 
 
 def flatten(root: Node) -> dict[str, NodeUpdate]:
@@ -24,7 +27,8 @@ def flatten(root: Node) -> dict[str, NodeUpdate]:
 
 
 def _fingerprint(update: NodeUpdate) -> bytes:
-    meta: dict[str, Any] = {key: value for key, value in update.meta.items() if key not in VOLATILE_META}
+    volatile = VOLATILE_BY_KIND.get(update.kind, VOLATILE_META)
+    meta: dict[str, Any] = {key: value for key, value in update.meta.items() if key not in volatile}
     return msgspec.json.encode([update.name, update.kind, update.status, update.parent, meta], order="sorted")
 
 
