@@ -51,13 +51,9 @@ class Buffer:
     def take(self, count: int) -> list[Capture]:
         """Remove and return up to ``count`` captures, oldest first."""
         items = self._items
-        taken = []
-        try:
-            for _ in range(count):
-                taken.append(items.popleft())
-        except IndexError:
-            pass
-        return taken
+        popleft = items.popleft
+        # Only the sender takes, so the length can only grow between this check and the pops.
+        return [popleft() for _ in range(min(count, len(items)))]
 
     def __len__(self) -> int:
         return len(self._items)

@@ -125,8 +125,17 @@ class Sender:
         return self._options.flush_interval * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
 
     def _drain(self, everything: bool) -> None:
+        """Send full batches, and with ``everything`` (the timer, a flush, closing) also what is buffered now.
+
+        Until closing, only what was buffered when the drain began goes out in part-filled batches: requests keep
+        arriving while batches go out, and chasing them would send a stream of small batches for as long as the
+        app is busy (each batch has a fixed cost, here and at the ingest API).
+        """
         batch_size = self._options.batch_size
-        while len(self._buffer) >= batch_size or (everything and len(self._buffer)):
+        owed = len(self._buffer) if everything else 0
+        while len(self._buffer) >= batch_size or (
+            len(self._buffer) and (owed > 0 or self._closing_deadline is not None)
+        ):
             deadline = self._closing_deadline
             if deadline is not None and time.monotonic() >= deadline:
                 self._give_up_on_buffer()
@@ -134,6 +143,7 @@ class Sender:
             with self._cond:
                 captures = self._buffer.take(batch_size)
                 self._taken += len(captures)
+            owed -= len(captures)
             try:
                 self._ship(captures)
             except Exception:  # a bug here must not kill the thread
@@ -155,15 +165,21 @@ class Sender:
             _log.warn("shutdown", "sentinel_sdk: %d events not sent before the shutdown deadline", len(captures))
 
     def _ship(self, captures: list[Capture]) -> None:
-        events = []
-        for capture, event_id in zip(captures, event_ids(len(captures)), strict=True):
+        ids = event_ids(len(captures))
+        build = self._builder.build
+        try:  # the common case in one comprehension; a capture that fails to build is found below
+            events = [build(capture, event_id) for capture, event_id in zip(captures, ids, strict=True)]
+        except Exception:
+            events = []
+            for capture, event_id in zip(captures, ids, strict=True):
+                try:
+                    events.append(build(capture, event_id))
+                except Exception:
+                    self._ledger.add(send_failed=1)
+                    _log.warn("build", "sentinel_sdk: could not build an event; it is counted as lost", exc_info=True)
+        for capture in captures:
             if capture.overhead_ns:
                 self._overhead.add(capture.overhead_ns)
-            try:
-                events.append(self._builder.build(capture, event_id))
-            except Exception:
-                self._ledger.add(send_failed=1)
-                _log.warn("build", "sentinel_sdk: could not build an event; it is counted as lost", exc_info=True)
         if events:
             self._send(events, self._ledger.take(self._buffer), self._overhead.take())
 

@@ -103,6 +103,28 @@ class TestDelivery:
             request(client, f"/{index}")
         assert len(ingest.wait_for_events(10, timeout=5)) == 10
 
+    def test_a_busy_app_gets_full_batches_between_timer_flushes(
+        self, ingest: Any, make_client: Callable[..., Client]
+    ) -> None:
+        # Each answer takes 20 ms while the app keeps capturing: a timer flush sends what was buffered when it
+        # fired, and afterwards only full batches, instead of chasing the app with a small batch per answer.
+        for _ in range(200):
+            ingest.answer_next(202, delay=0.02)
+        client = make_client(batch_size=200, flush_interval=0.3)
+        started = time.monotonic()
+        count = 0
+        while time.monotonic() - started < 1.5:
+            request(client, f"/{count}")
+            count += 1
+            time.sleep(0.0005)
+        elapsed = time.monotonic() - started
+        assert client.flush(timeout=10)
+        sizes = [len(received.batch.events) for received in ingest.received]
+        assert sum(sizes) == count
+        part_filled = [size for size in sizes if size < 200]
+        timer_flushes = int(elapsed / (0.3 * 0.8)) + 1  # the interval is jittered by up to 20 % either way
+        assert len(part_filled) <= timer_flushes + 1, sizes  # and the final flush
+
     def test_large_batches_are_split_under_the_size_target(
         self, ingest: Any, make_client: Callable[..., Client]
     ) -> None:

@@ -74,6 +74,25 @@ class TestEvents:
         assert build(capture(traceparent=traceparent)).trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
         assert build(capture(traceparent=b"garbage")).trace_id is None
 
+    @pytest.mark.parametrize("as_text", [False, True], ids=["asgi-bytes", "wsgi-str"])
+    @pytest.mark.parametrize(
+        ("traceparent", "trace_id"),
+        [
+            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", None),  # W3C: all zeros is "no trace"
+            ("00-4bf92f3577b34da6a3ce929d0e0e47-3600f067aa0ba902b7-01", None),  # a dash in the wrong place
+            ("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", None),
+            ("00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01", None),
+            ("00-4bf92f3577b34da6a3ce929d0e0e47 6-00f067aa0ba902b7-01", None),  # not alphanumeric
+            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", None),  # too short
+        ],
+    )
+    def test_trace_ids_are_the_same_from_bytes_and_text(
+        self, traceparent: str, trace_id: str | None, as_text: bool
+    ) -> None:
+        value = traceparent if as_text else traceparent.encode()
+        assert build(capture(traceparent=value)).trace_id == trace_id
+
     def test_unusual_methods_are_normalised(self) -> None:
         assert build(capture(method="propfind")).method == "PROPFIND"
         assert build(capture(method="GET /")).method == "UNKNOWN"
