@@ -6,6 +6,7 @@ resolution, event ids and encoding all happen later on the sender thread (see ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 
 import msgspec
@@ -21,8 +22,8 @@ class Capture(msgspec.Struct, gc=False):
 
     A struct (its fields set in one constructor call on the request path) that the garbage collector does not
     track: the buffer holds up to thousands of captures between batches, which the collections triggered by the
-    app's own allocations would otherwise traverse. A capture never takes part in a reference cycle: the one
-    reference that could close one (``request``) is cleared when the response is recorded.
+    app's own allocations would otherwise traverse. A capture never takes part in a reference cycle: it refers to
+    strings, numbers, header lists, body buffers and a consumer, never to the request, the app or itself.
     """
 
     wall_ns: int  # time.time_ns() when the request reached the middleware
@@ -50,7 +51,6 @@ class Capture(msgspec.Struct, gc=False):
     response_body: bytearray | None = None
     response_body_type: str | None = None
     overhead_ns: int = 0  # SDK time spent on this request, on the measured sample only
-    request: object = None  # the framework's request (Flask: the WSGI environ) until the response is recorded
     queued: bool = False  # handed to the client (Flask: completion can be reached twice)
     identified: bool = False  # the identify callback ran (Flask: an exception and its 500 answer both ask)
 
@@ -58,6 +58,18 @@ class Capture(msgspec.Struct, gc=False):
 current: ContextVar[Capture | None] = ContextVar("sentinel_sdk.capture", default=None)
 """The capture of the request being handled. Holds a mutable object, so that a value set in a copied context
 (a thread pool, a task) is still seen by the middleware."""
+
+finders: list[Callable[[], Capture | None]] = []
+"""Where integrations that keep the capture elsewhere than in ``current`` find it (Flask: in the request's
+environ, which costs less per request than setting a context variable)."""
+
+
+def _found() -> Capture | None:
+    for find in finders:
+        capture = find()
+        if capture is not None:
+            return capture
+    return None
 
 
 def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, group: str | None = None) -> None:
@@ -69,7 +81,7 @@ def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, gr
 
     It takes precedence over the ``identify`` callback. Outside a captured request it does nothing.
     """
-    capture = current.get()
+    capture = current.get() or _found()
     if capture is None:
         return
     if consumer is None or isinstance(consumer, Consumer):
@@ -80,6 +92,6 @@ def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, gr
 
 def record_exception(exc: BaseException) -> None:
     """Record an exception the framework turns into a response itself (Flask, Django, Litestar hooks)."""
-    capture = current.get()
+    capture = current.get() or _found()
     if capture is not None and capture.error is None:
         capture.error = type(exc).__name__

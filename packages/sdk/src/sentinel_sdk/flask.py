@@ -31,13 +31,10 @@ try:
     from flask import Flask, got_request_exception
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("flask", "Flask", "flask") from exc
-try:  # the current request context, without the proxy's cost (Flask >= 2.2)
-    from flask.globals import _cv_request
-except ImportError:  # pragma: no cover - depends on the Flask version
-    _cv_request = None  # type: ignore[assignment]
+from flask.globals import _cv_request  # the current request context, without the proxy's cost
 
 from sentinel_sdk import _log
-from sentinel_sdk._capture import Capture, current
+from sentinel_sdk._capture import Capture, finders
 from sentinel_sdk._client import Client
 from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, framework_version, identify, make_client
 from sentinel_sdk._routes import Templates, from_angles
@@ -48,6 +45,8 @@ __all__ = ["Sentinel"]
 
 _EMPTY_BODY_STATUSES = frozenset((204, 304))
 _HELD = (list, tuple)  # werkzeug's "sequence" bodies, held in memory (it sets their Content-Length itself)
+CAPTURE_KEY = "sentinel_sdk.capture"
+"""The environ key of a request's capture while Flask handles it."""
 _WHEN_RETURNED = -1
 """``ttfb_ns`` of a response whose body is in memory, until ``wsgi_app`` has returned it."""
 
@@ -94,32 +93,52 @@ class _FlaskMiddleware(SentinelMiddleware):
     def __init__(self, app: Any, *, client: Client, identify: Callable[[Any], Consumer | None] | None) -> None:
         super().__init__(app, client=client, identify=identify)
         self._templates = Templates(from_angles)
+        self._plain = self._plan.plain and not self._plan.filtering
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if not self.client.active:
             return self.app(environ, start_response)
         start = perf_counter_ns()
-        try:
-            cap = self._plain(environ, start) if self._plan.plain and not self._plan.filtering else None
-        except Exception:  # an environ no server should give: start() has the careful path
-            cap = None
+        cap = None
+        if self._plain:
+            # ``start`` for the default options (every request captured, no headers, bodies or proxy header),
+            # inlined: inside Flask each Python call on the request path costs a few tenths of a microsecond.
+            # Anything unusual (a non-ASCII path, a streamed request body) goes to ``start``.
+            try:
+                get = environ.get
+                path = get("PATH_INFO", "")
+                script = get("SCRIPT_NAME")
+                if script:
+                    path = script + path
+                length = get("CONTENT_LENGTH")
+                if path.isascii() and (length or "HTTP_TRANSFER_ENCODING" not in environ):
+                    cap = Capture(
+                        time_ns(),
+                        start,
+                        get("REQUEST_METHOD", "GET"),
+                        path or "/",
+                        get("QUERY_STRING", ""),
+                        get("REMOTE_ADDR"),
+                        user_agent=get("HTTP_USER_AGENT"),
+                        traceparent=get("HTTP_TRACEPARENT"),
+                        request_size=(int(length) if length.isdigit() else 0) if length else 0,
+                    )
+            except Exception:  # an environ no server should give: start() has the careful path
+                cap = None
         if cap is None:
             cap = self.start(environ, start)
             if cap is None:
                 return self.app(environ, start_response)
-            cap.request = environ  # Flask's request is environ["werkzeug.request"] until the response is recorded
         self._count = count = self._count + 1
         if not count % MEASURE_EVERY:
             cap.overhead_ns = perf_counter_ns() - start
-        token = current.set(cap)
+        environ[CAPTURE_KEY] = cap  # where set_consumer, finalize_request and the exception signal find it
         try:
             result = self.app(environ, start_response)
         except BaseException as exc:
             cap.error = cap.error or type(exc).__name__
             self._done(cap)
             raise
-        finally:
-            current.reset(token)
         if cap.ttfb_ns == _WHEN_RETURNED:
             # A body held in memory (counted already) goes out as soon as the server has the iterable: the
             # capture is complete. Streamed bodies complete at their end or close.
@@ -133,34 +152,8 @@ class _FlaskMiddleware(SentinelMiddleware):
                 except Exception:
                     _log.warn("flask", "sentinel_sdk: could not capture a request", exc_info=True)
         elif not cap.status:  # no response went through this app's finalize_request (dispatched elsewhere)
-            cap.request = None
             _log.warn("flask-response", "sentinel_sdk: a response was not made by the Flask app; not captured")
         return result
-
-    def _plain(self, environ: Environ, start: int) -> Capture | None:
-        """``start`` for the default options (every request captured, no headers, bodies or proxy header), in one
-        frame: inside Flask each Python call on the request path costs a few tenths of a microsecond. None when
-        anything is unusual (a non-ASCII path, a streamed request body): ``start`` handles it."""
-        get = environ.get
-        path = get("PATH_INFO", "")
-        script = get("SCRIPT_NAME")
-        if script:
-            path = script + path
-        length = get("CONTENT_LENGTH")
-        if not path.isascii() or (not length and "HTTP_TRANSFER_ENCODING" in environ):
-            return None
-        return Capture(
-            time_ns(),
-            start,
-            get("REQUEST_METHOD", "GET"),
-            path or "/",
-            get("QUERY_STRING", ""),
-            get("REMOTE_ADDR"),
-            user_agent=get("HTTP_USER_AGENT"),
-            traceparent=get("HTTP_TRACEPARENT"),
-            request_size=(int(length) if length.isdigit() else 0) if length else 0,
-            request=environ,  # Flask's request is environ["werkzeug.request"] until the response is recorded
-        )
 
     def finalizing(self, finalize: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
         """Wrap ``Flask.finalize_request``: record the response of the current capture, arrange its completion."""
@@ -172,19 +165,17 @@ class _FlaskMiddleware(SentinelMiddleware):
 
         def finalize_request(rv: Any, from_error_handler: bool = False) -> flask.Response:
             response = finalize(rv, from_error_handler)
-            cap = current.get()
+            context = _cv_request.get(None)
+            if context is None:
+                return response
+            request = context.request
+            environ: Environ = request.environ
+            cap = environ.get(CAPTURE_KEY)
             if cap is None or cap.status:
-                return response  # not captured, or its response already recorded
+                return response  # not captured (a request made inside a view, too), or already recorded
             began = perf_counter_ns() if cap.overhead_ns else 0
             try:
-                environ: Environ = cap.request  # type: ignore[assignment]
-                own = environ.get("werkzeug.request")
-                context = _cv_request.get(None) if _cv_request is not None else None
-                request = context.request if context is not None else (own or flask.request)
-                if own is not None and request is not own and request.environ is not environ:
-                    return response  # a request made inside the view (test_request_context): not this one's answer
                 cap.status = status = response.status_code
-                cap.request = None
                 rule = request.url_rule
                 if rule is not None:
                     script = environ.get("SCRIPT_NAME")
@@ -198,7 +189,10 @@ class _FlaskMiddleware(SentinelMiddleware):
                 if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
                     cap.ttfb_ns = _WHEN_RETURNED
                 elif type(body) in _HELD and not response.direct_passthrough:
-                    _count_held(plan, cap, body)  # type: ignore[arg-type]  # a list or tuple (checked above)
+                    if len(body) == 1 and type(chunk := body[0]) is bytes and cap.response_body is None:
+                        cap.response_size += len(chunk)  # the usual body: one chunk of bytes
+                    else:
+                        _count_held(plan, cap, body)  # type: ignore[arg-type]  # a list or tuple (checked above)
                     cap.ttfb_ns = _WHEN_RETURNED
                 else:  # streamed (or passed through): counted as it goes, completed at its end or close
                     response.response = ResponseIterator(body, cap, plan, partial(done, cap))
@@ -206,7 +200,6 @@ class _FlaskMiddleware(SentinelMiddleware):
                 _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
                 cap.status = cap.status or getattr(response, "status_code", 0)
                 cap.ttfb_ns = _WHEN_RETURNED
-                cap.request = None
             if began:
                 cap.overhead_ns += perf_counter_ns() - began
             return response
@@ -216,22 +209,18 @@ class _FlaskMiddleware(SentinelMiddleware):
     def exception_raised(self, sender: Flask, exception: BaseException, **extra: Any) -> None:
         """Flask's ``got_request_exception``: record the exception's type, and the route and consumer now, while
         the request is still there (when Flask propagates the exception, no response is finalized)."""
-        cap = current.get()
+        cap = _flask_capture()
         if cap is None:
             return
         if cap.error is None:
             cap.error = type(exception).__name__
-        environ = cap.request
-        if cap.status or type(environ) is not dict:
+        if cap.status:
             return
         try:
-            request = flask.request._get_current_object()  # type: ignore[attr-defined]
-            own = environ.get("werkzeug.request")
-            if own is not None and request is not own and request.environ is not environ:
-                return  # an exception of a request made inside the view
+            request = _cv_request.get().request
             rule = request.url_rule
             if rule is not None:
-                cap.route = self._templates(environ.get("SCRIPT_NAME", "") + rule.rule)
+                cap.route = self._templates(request.environ.get("SCRIPT_NAME", "") + rule.rule)
             if self._identify is not None:
                 identify(cap, self._identify, request)
         except Exception:
@@ -248,7 +237,6 @@ class _FlaskMiddleware(SentinelMiddleware):
                 cap.end_ns = ended
             if cap.ttfb_ns == _WHEN_RETURNED:  # failed after its response was made
                 cap.ttfb_ns = 0
-            cap.request = None
             if cap.overhead_ns:
                 cap.overhead_ns += perf_counter_ns() - ended
             self.client.capture(cap)
@@ -256,12 +244,20 @@ class _FlaskMiddleware(SentinelMiddleware):
             _log.warn("flask", "sentinel_sdk: could not capture a request", exc_info=True)
 
 
+def _flask_capture() -> Capture | None:
+    """The capture of the Flask request being handled, if any."""
+    context = _cv_request.get(None)
+    if context is None:
+        return None
+    capture: Capture | None = context.request.environ.get(CAPTURE_KEY)
+    return capture
+
+
+finders.append(_flask_capture)
+
+
 def _count_held(plan: CapturePlan, cap: Capture, body: list[bytes | str] | tuple[bytes | str, ...]) -> None:
-    """Count a body held in memory (``response.response`` is a list of chunks, usually one; text goes out as
-    UTF-8)."""
-    if len(body) == 1 and type(body[0]) is bytes and cap.response_body is None:
-        cap.response_size += len(body[0])
-        return
+    """Count a body held in memory (``response.response`` is a list of chunks; text goes out as UTF-8)."""
     for chunk in body:
         data = chunk.encode() if isinstance(chunk, str) else chunk
         cap.response_size += len(data)

@@ -335,3 +335,15 @@ def test_identify_runs_once_even_when_a_request_fails(ingest: Any, make_client: 
     assert calls == ["/api/fail", "/api/rewrapped"]
     assert (failed.status, failed.route, failed.error) == (500, "/api/fail", "ZeroDivisionError")
     assert (rewrapped.status, rewrapped.route) == (200, "/api/rewrapped")
+
+
+def test_the_sdk_reports_its_own_capture_cost(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    http = served(make_app(client))
+    for _ in range(130):
+        assert http.get("/api/users/1/posts/a").status_code == 200
+    client.flush()
+    ingest.wait_for_events(130)
+    overheads = [batch.overhead for batch in ingest.accepted() if batch.overhead is not None]
+    assert sum(overhead.samples for overhead in overheads) == 2  # one request in 64
+    assert all(0 < overhead.p50_us <= overhead.p99_us for overhead in overheads)
