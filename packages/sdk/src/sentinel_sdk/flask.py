@@ -185,14 +185,14 @@ class _FlaskMiddleware(SentinelMiddleware):
                     identify(cap, callback, request)
                 if plan.capture_headers or plan.capture_bodies:
                     response_started(plan, cap, status, response.headers.items())
-                body = response.response
+                body: Any = response.response
                 if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
                     cap.ttfb_ns = _WHEN_RETURNED
                 elif type(body) in _HELD and not response.direct_passthrough:
                     if len(body) == 1 and type(chunk := body[0]) is bytes and cap.response_body is None:
                         cap.response_size += len(chunk)  # the usual body: one chunk of bytes
                     else:
-                        _count_held(plan, cap, body)  # type: ignore[arg-type]  # a list or tuple (checked above)
+                        _count_held(plan, cap, body)  # a list or tuple (checked above)
                     cap.ttfb_ns = _WHEN_RETURNED
                 else:  # streamed (or passed through): counted as it goes, completed at its end or close
                     response.response = ResponseIterator(body, cap, plan, partial(done, cap))
