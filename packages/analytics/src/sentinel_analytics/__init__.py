@@ -6,7 +6,7 @@ The worker decodes queue entries with ``decode_stored`` and writes groups of bat
 
 from sentinel_analytics.clickhouse import ClickHouseStore
 from sentinel_analytics.clickhouse_client import create_client
-from sentinel_analytics.encode import group_token, landing_rows
+from sentinel_analytics.encode import archive_text, group_token, landing_line, landing_rows, read_archive
 from sentinel_analytics.migrations import MigrationError, default_migrations_dir, load_migrations, migrate
 from sentinel_analytics.store import AnalyticsStore, DeadLetter, StoreError
 from sentinel_analytics.wire import StoredBatch, StoredEvent, decode_stored
@@ -19,11 +19,14 @@ __all__ = [
     "StoreError",
     "StoredBatch",
     "StoredEvent",
+    "archive_text",
     "create_client",
     "decode_stored",
     "default_migrations_dir",
     "group_token",
+    "landing_line",
     "landing_rows",
     "load_migrations",
     "migrate",
+    "read_archive",
 ]

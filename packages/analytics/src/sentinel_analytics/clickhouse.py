@@ -91,10 +91,10 @@ class ClickHouseStore:
                 retryable=False,
             )
 
-    async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
+    async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
         if not batches:
             return
-        body = landing_rows(batches)
+        body = landing_rows(batches, lines)
         try:
             await self.client.raw_insert(
                 LANDING_TABLE,

@@ -1,4 +1,5 @@
-"""The ClickHouse insert body: one ``JSONCompactEachRow`` row per batch into the ``ingest_batches`` landing table.
+"""The ClickHouse insert body: one ``JSONCompactEachRow`` row per batch into the ``ingest_batches`` landing table,
+and the raw archive's objects, which hold the same rows.
 
 Positional rows (arrays, not objects) are cheaper on both sides: msgspec writes them from ``astuple`` without
 field names, and ClickHouse parses them about 1.6x faster than keyed objects. The layout below must match the
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 from msgspec.structs import astuple
 
-from sentinel_analytics.wire import StoredBatch
+from sentinel_analytics.wire import StoredBatch, StoredEvent
 
 #: Column names of ``ingest_batches``, in order.
 LANDING_COLUMNS = (
@@ -36,30 +38,97 @@ LANDING_FORMAT = "JSONCompactEachRow"
 _json = msgspec.json.Encoder()
 
 
-def landing_rows(batches: Iterable[StoredBatch]) -> bytes:
-    """The insert body for ``batches``: one line per batch, events as positional tuples."""
-    encode = _json.encode
-    lines = [
-        encode(
-            (
-                b.project_id,
-                b.tenant_id,
-                b.batch_id,
-                b.received_at,
-                b.sdk,
-                b.service,
-                b.environment,
-                b.sample_rate,
-                b.dropped,
-                b.overhead,
-                b.retention_days,
-                [astuple(e) for e in b.events],
-            )
+def landing_line(b: StoredBatch) -> bytes:
+    """One batch as its ``ingest_batches`` row: positional, events as positional tuples, no newline."""
+    return _json.encode(
+        (
+            b.project_id,
+            b.tenant_id,
+            b.batch_id,
+            b.received_at,
+            b.sdk,
+            b.service,
+            b.environment,
+            b.sample_rate,
+            b.dropped,
+            b.overhead,
+            b.retention_days,
+            [astuple(e) for e in b.events],
         )
-        for b in batches
-    ]
-    lines.append(b"")
-    return b"\n".join(lines)
+    )
+
+
+def landing_rows(batches: Iterable[StoredBatch], lines: Sequence[bytes] | None = None) -> bytes:
+    """The insert body for ``batches``: one line per batch; ``lines`` when they were encoded already."""
+    if lines is None:
+        lines = [landing_line(b) for b in batches]
+    return b"\n".join([*lines, b""])
+
+
+# --- the raw archive ---------------------------------------------------------------------------------------------
+
+ARCHIVE_FORMAT = "sentinel.landing-rows/1"
+ARCHIVE_HEADER = _json.encode(
+    {"format": ARCHIVE_FORMAT, "columns": LANDING_COLUMNS, "event_fields": StoredEvent.__struct_fields__}
+)
+"""First line of an archive object: what the lines after it are (each the batch's row, as inserted)."""
+
+_header = msgspec.json.Decoder(dict[str, Any])
+_row = msgspec.json.Decoder(list[Any])
+_old_line = msgspec.json.Decoder(StoredBatch)
+
+
+def archive_text(lines: Sequence[bytes]) -> bytes:
+    """An archive object before compression: the header line, then one landing row per batch.
+
+    The rows are the bytes of the store's insert, so a batch is encoded once for both writes; the header names
+    their columns, so the object reads without this code's layout."""
+    return b"\n".join([ARCHIVE_HEADER, *lines, b""])
+
+
+def read_archive(text: bytes) -> tuple[list[StoredBatch], int]:
+    """The batches of an archive object (decompressed), and how many of its lines could not be read.
+
+    Reads this format and the earlier one (no header, each line a batch as a JSON object)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return [], 0
+    try:
+        header = _header.decode(lines[0])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        header = None
+    if header is None or "format" not in header:
+        return _read_objects(lines)
+    if header.get("format") != ARCHIVE_FORMAT:
+        return [], len(lines) - 1  # a later format this code does not know
+    columns = header.get("columns")
+    fields = header.get("event_fields")
+    if not isinstance(columns, list) or not isinstance(fields, list):
+        return [], len(lines) - 1
+    batches: list[StoredBatch] = []
+    bad = 0
+    for line in lines[1:]:
+        try:
+            row = _row.decode(line)
+            if len(row) != len(columns):
+                raise ValueError(f"{len(row)} values for {len(columns)} columns")
+            batch = dict(zip(columns, row, strict=True))
+            batch["events"] = [dict(zip(fields, event, strict=True)) for event in batch.get("events") or ()]
+            batches.append(msgspec.convert(batch, StoredBatch))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
+            bad += 1
+    return batches, bad
+
+
+def _read_objects(lines: list[bytes]) -> tuple[list[StoredBatch], int]:
+    batches: list[StoredBatch] = []
+    bad = 0
+    for line in lines:
+        try:
+            batches.append(_old_line.decode(line))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            bad += 1
+    return batches, bad
 
 
 def group_token(batch_ids: Sequence[str]) -> str:

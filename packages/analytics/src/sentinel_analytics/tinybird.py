@@ -178,7 +178,7 @@ class TinybirdStore:
                 delay = min(delay * 2, 30.0)
         raise StoreError(error, retryable=True)
 
-    async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
+    async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
         if not batches:
             return
         # Events first: a batch row means its events are in (the loss counters are read from batches).

@@ -20,10 +20,9 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
 import structlog
 
-from sentinel_analytics import StoredBatch
+from sentinel_analytics import StoredBatch, read_archive
 from sentinel_connectors.context import SyncContext, SyncFailed
 from sentinel_connectors.params import ArchiveReplayParams
 from sentinel_connectors.requeue import Requeuer, RequeueTimeout, queue_settled
@@ -34,8 +33,6 @@ ARCHIVE_PREFIX = "bronze"
 SETTLE_MARGIN_MS = 5_000
 """Entries up to this long after the range's end must be acknowledged too: the ingest API stamps a batch's
 arrival before Redis stamps its entry id, on another clock."""
-
-_decoder = msgspec.json.Decoder(StoredBatch)
 
 
 def date_prefixes(project_id: str, start: datetime, end: datetime) -> list[str]:
@@ -65,16 +62,7 @@ def read_object(body: bytes) -> tuple[list[StoredBatch], int]:
         text = gzip.decompress(body)
     except (OSError, EOFError, zlib.error):
         return [], 1
-    batches: list[StoredBatch] = []
-    bad = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            batches.append(_decoder.decode(line))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            bad += 1
-    return batches, bad
+    return read_archive(text)
 
 
 async def _wait_settled(context: SyncContext, partition: int, before_ms: int) -> None:

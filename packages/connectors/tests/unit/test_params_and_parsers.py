@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from sentinel_analytics import decode_stored
+from sentinel_analytics import archive_text, decode_stored, landing_line
 from sentinel_analytics.testing import make_batch
+from sentinel_analytics.wire import StoredConsumer
 from sentinel_connectors import ArchiveReplayParams, ParamsError, S3AccessLogsParams, parse_params
 from sentinel_connectors.access_logs import LineRejected, alb_fields, parse_alb_line, parse_ndjson_line
 from sentinel_connectors.archive_replay import date_prefixes, hour_of, read_object
@@ -135,7 +136,7 @@ class TestIds:
 
 
 class TestArchiveObjects:
-    def test_archive_lines_read_back_and_requeue_as_the_same_entry(self) -> None:
+    def test_objects_of_the_earlier_format_read_back_and_requeue_as_the_same_entry(self) -> None:
         batch = make_batch(random.Random(1), project_id="p", events=3, now_ms=1_767_225_600_000)
         stored = decode_stored(encode_entry(batch), 30)
         body = gzip.compress(msgspec.json.encode(stored) + b"\n{broken\n\n")
@@ -144,6 +145,21 @@ class TestArchiveObjects:
         assert batches[0] == stored
         assert decode_stored(entry_blob(batches[0]), 30) == stored
         assert read_object(b"not gzip") == ([], 1)
+
+    def test_objects_of_inserted_rows_read_back(self) -> None:
+        batches = [
+            decode_stored(encode_entry(make_batch(random.Random(seed), project_id="p", events=3, now_ms=0)), 30)
+            for seed in (1, 2)
+        ]
+        batches[1].events[0].consumer = StoredConsumer(id="acct_1", name="One")
+        batches[1].events[1].attributes = {"k": "v"}
+        lines = [landing_line(batch) for batch in batches]
+        assert read_object(gzip.compress(archive_text([lines[0], b"[1,2]", b"{broken", lines[1]]))) == (batches, 2)
+
+    def test_an_unknown_archive_format_is_not_guessed_at(self) -> None:
+        batch = decode_stored(encode_entry(make_batch(random.Random(1), project_id="p", events=1, now_ms=0)), 30)
+        text = archive_text([landing_line(batch)]).replace(b"landing-rows/1", b"landing-rows/2")
+        assert read_object(gzip.compress(text)) == ([], 1)
 
     def test_date_prefixes_and_hours(self) -> None:
         start = datetime(2026, 1, 1, 23, tzinfo=UTC)

@@ -267,13 +267,13 @@ class Consumer:
     async def _write_durably(self, group: Group) -> None:
         """Store, archive and dead-letter table writes, each retried until it succeeds."""
         batches = [batch for _, batch in group.batches]
-        to_archive = group.to_archive
+        lines, to_archive = group.encoded()
         store_done, archive_done, dead_done = not batches, not to_archive, not group.dead
         delay = self.settings.retry_initial_s
         while True:
             jobs: dict[str, Awaitable[None]] = {}
             if not store_done:
-                jobs["store"] = self.store.write(group.token, batches)
+                jobs["store"] = self.store.write(group.token, batches, lines)
             if not archive_done:
                 jobs["archive"] = self.archive.write(group.token, to_archive)
             if not dead_done:

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from sentinel_analytics import DeadLetter, StoredBatch, decode_stored, group_token
+from sentinel_analytics import DeadLetter, StoredBatch, decode_stored, group_token, landing_line
 from sentinel_queue import ARCHIVED_FIELD, ENTRY_FIELD, SYNC_FIELD, stream_key
 from sentinel_worker.journal import Member
 
@@ -119,6 +119,17 @@ class Group:
     def to_archive(self) -> list[tuple[int, StoredBatch]]:
         """The batches the archive does not hold yet (all but those read back from it)."""
         return [(p, b) for p, b in self.batches if not self._entry_of[str(b.batch_id)].archived]
+
+    def encoded(self) -> tuple[list[bytes], list[tuple[int, StoredBatch, bytes]]]:
+        """Each batch's ``landing_line`` (encoded once, for the store's insert and for the archive), and the
+        ``(partition, batch, line)`` the archive does not hold yet."""
+        lines = [landing_line(batch) for _, batch in self.batches]
+        to_archive = [
+            (partition, batch, line)
+            for (partition, batch), line in zip(self.batches, lines, strict=True)
+            if not self._entry_of[str(batch.batch_id)].archived
+        ]
+        return lines, to_archive
 
     @property
     def live(self) -> list[StoredBatch]:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as redis
 
-from sentinel_analytics import ClickHouseStore, DeadLetter, StoredBatch
+from sentinel_analytics import ClickHouseStore, DeadLetter, StoredBatch, read_archive
 from sentinel_analytics.queries import overview, row_count
 from sentinel_analytics.testing import make_batch, window_around
 from sentinel_config import ClickHouseSettings
@@ -60,17 +60,19 @@ async def test_batches_in_rows_out_archived_and_acknowledged(
     assert consumer.metrics.events_inserted_total == 1200
     assert consumer.metrics.batches_inserted_total == 60
 
-    archived: list[dict[str, Any]] = []
+    archived: list[StoredBatch] = []
     for path in sorted((tmp_path / "archive" / "bronze").rglob("*.ndjson.gz")):
         assert path.relative_to(tmp_path / "archive").parts[1].startswith("project=p-")
         assert path.parent.name.startswith("hour=")
-        archived += [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
-    assert sorted(b["batch_id"] for b in archived) == sorted(str(b.batch_id) for b in sent)
-    original = {str(b.batch_id): b for b in sent}
-    for line in archived:
-        copy = msgspec.convert(line, QueuedBatch)
+        read, bad = read_archive(gzip.decompress(path.read_bytes()))
+        assert bad == 0
+        archived += read
+    assert sorted(str(b.batch_id) for b in archived) == sorted(str(b.batch_id) for b in sent)
+    original = {b.batch_id: b for b in sent}
+    for batch in archived:
+        copy = msgspec.convert(msgspec.to_builtins(batch), QueuedBatch)
         copy.retention_days = 0
-        assert copy == original[line["batch_id"]]
+        assert copy == original[batch.batch_id]
     for partition in range(4):  # nothing journaled is left behind
         assert await queue.client.hlen(index_key(partition)) == 0
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from sentinel_analytics import ClickHouseStore, create_client
+from sentinel_analytics import ClickHouseStore, create_client, read_archive
 from sentinel_analytics.queries import overview
 from sentinel_analytics.testing import fresh_database, make_batch, window_around
 from sentinel_config import ArchiveSettings, AwsSettings
@@ -86,7 +85,9 @@ async def test_s3_down_means_no_ack_then_catch_up(
         archived = set()
         for key in keys:
             body = s3.get_object(Bucket="bronze-test", Key=key)["Body"].read()
-            archived |= {json.loads(line)["batch_id"] for line in gzip.decompress(body).splitlines()}
+            batches, bad = read_archive(gzip.decompress(body))
+            assert bad == 0
+            archived |= {str(batch.batch_id) for batch in batches}
         assert archived == {str(b.batch_id) for b in sent}
     finally:
         await archive.close()

@@ -6,7 +6,7 @@ import gzip
 import json
 import random
 
-from sentinel_analytics import decode_stored
+from sentinel_analytics import decode_stored, landing_line, landing_rows, read_archive
 from sentinel_analytics.testing import make_batch
 from sentinel_queue import encode_entry
 from sentinel_worker.archive import object_keys, render
@@ -71,17 +71,22 @@ class TestGroup:
 
 class TestArchive:
     def test_objects_are_keyed_by_project_date_hour_partition_and_token(self) -> None:
-        batches = [(2, decode_stored(blob(1, "alpha"), 30)), (5, decode_stored(blob(2, "beta"), 30))]
-        keys = object_keys("tok", batches)
+        alpha, beta = decode_stored(blob(1, "alpha"), 30), decode_stored(blob(2, "beta"), 30)
+        keys = object_keys("tok", [(2, alpha, landing_line(alpha)), (5, beta, landing_line(beta))])
         assert sorted(keys) == [
             "bronze/project=alpha/date=2026-01-01/hour=00/p002-tok.ndjson.gz",
             "bronze/project=beta/date=2026-01-01/hour=00/p005-tok.ndjson.gz",
         ]
 
-    def test_rendering_is_deterministic_gzipped_ndjson(self) -> None:
+    def test_rendering_is_deterministic_gzipped_ndjson_of_the_inserted_rows(self) -> None:
         batch = decode_stored(blob(1), 30)
-        body = render([batch, batch])
-        assert body == render([batch, batch])
-        lines = gzip.decompress(body).splitlines()
-        assert len(lines) == 2
-        assert json.loads(lines[0])["batch_id"] == str(batch.batch_id)
+        other = decode_stored(blob(2), 30)
+        lines = [landing_line(batch), landing_line(other)]
+        body = render(lines)
+        assert body == render(lines)
+        text = gzip.decompress(body)
+        header, *rows = text.splitlines()
+        assert json.loads(header)["format"] == "sentinel.landing-rows/1"
+        assert rows == lines  # the bytes of the store's insert, one line per batch
+        assert landing_rows([batch, other]) == b"\n".join([*lines, b""])
+        assert read_archive(text) == ([batch, other], 0)
