@@ -9,7 +9,7 @@ landing table's columns; ``LANDING_COLUMNS`` is compared with the live table whe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from typing import Any
 
 import msgspec
@@ -62,6 +62,8 @@ def landing_rows(batches: Iterable[StoredBatch], lines: Sequence[bytes] | None =
     """The insert body for ``batches``: one line per batch; ``lines`` when they were encoded already."""
     if lines is None:
         lines = [landing_line(b) for b in batches]
+    elif isinstance(batches, Sized) and len(lines) != len(batches):
+        raise ValueError(f"{len(lines)} encoded lines for {len(batches)} batches")
     return b"\n".join([*lines, b""])
 
 
@@ -89,7 +91,9 @@ def archive_text(lines: Sequence[bytes]) -> bytes:
 def read_archive(text: bytes) -> tuple[list[StoredBatch], int]:
     """The batches of an archive object (decompressed), and how many of its lines could not be read.
 
-    Reads this format and the earlier one (no header, each line a batch as a JSON object)."""
+    Reads this format and the earlier one (no header, each line a batch as a JSON object). The queue entry's
+    layout version (``v``) is not archived: the format line versions the rows, and batches read back are in this
+    code's layout, so they carry its entry version when they are queued again."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return [], 0

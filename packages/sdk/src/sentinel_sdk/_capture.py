@@ -61,7 +61,8 @@ current: ContextVar[Capture | None] = ContextVar("sentinel_sdk.capture", default
 
 finders: list[Callable[[], Capture | None]] = []
 """Where integrations that keep the capture elsewhere than in ``current`` find it (Flask: in the request's
-environ, which costs less per request than setting a context variable)."""
+environ, which costs less per request than setting a context variable). Asked before ``current``: the innermost
+capture of a request wins, as with nested context variables."""
 
 
 def _found() -> Capture | None:
@@ -81,7 +82,7 @@ def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, gr
 
     It takes precedence over the ``identify`` callback. Outside a captured request it does nothing.
     """
-    capture = current.get() or _found()
+    capture = _found() or current.get()
     if capture is None:
         return
     if consumer is None or isinstance(consumer, Consumer):
@@ -92,6 +93,6 @@ def set_consumer(consumer: Consumer | str | None, *, name: str | None = None, gr
 
 def record_exception(exc: BaseException) -> None:
     """Record an exception the framework turns into a response itself (Flask, Django, Litestar hooks)."""
-    capture = current.get() or _found()
+    capture = _found() or current.get()
     if capture is not None and capture.error is None:
         capture.error = type(exc).__name__

@@ -182,6 +182,7 @@ def _trace_id(traceparent: bytes | str) -> str | None:
     if len(text) < 55 or text[2] != "-" or text[35] != "-":
         return None
     trace_id = text[3:35]
-    if not trace_id.isalnum() or trace_id == _ZERO_TRACE_ID:
+    # ASCII only, as ``bytes.isalnum`` on the inlined path: the same header gives the same id from every server.
+    if not (trace_id.isascii() and trace_id.isalnum()) or trace_id == _ZERO_TRACE_ID:
         return None
     return trace_id

@@ -257,6 +257,8 @@ def _flask_capture() -> Capture | None:
     if context is None:
         return None
     capture: Capture | None = context.request.environ.get(CAPTURE_KEY)
+    if capture is None or capture.queued:
+        return None  # queued: the sender may be reading it (a thread that outlived its response)
     return capture
 
 

@@ -347,3 +347,21 @@ def test_the_sdk_reports_its_own_capture_cost(ingest: Any, make_client: Callable
     overheads = [batch.overhead for batch in ingest.accepted() if batch.overhead is not None]
     assert sum(overhead.samples for overhead in overheads) == 2  # one request in 64
     assert all(0 < overhead.p50_us <= overhead.p99_us for overhead in overheads)
+
+
+def test_set_consumer_reaches_the_flask_capture_inside_generic_middleware(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    # The same request captured twice (the Flask extension inside the generic WSGI middleware): the innermost
+    # capture, Flask's, gets what the view sets, as it did when both kept their capture in a context variable.
+    from sentinel_sdk.wsgi import SentinelMiddleware
+
+    inner, outer = make_client(), make_client()
+    app = make_app(inner)
+    app.wsgi_app = SentinelMiddleware(app.wsgi_app, client=outer)
+    assert served(app).get("/api/me").data == b"me"
+    inner.flush()
+    outer.flush()
+    events = {event.route: event for event in ingest.wait_for_events(2)}
+    assert events["/api/me"].consumer == Consumer(id="acct_5", name="Five")
+    assert events[None].consumer is None

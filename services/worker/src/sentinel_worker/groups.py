@@ -115,14 +115,9 @@ class Group:
         self.batches.append((entry.partition, batch))
         self.events += len(batch.events)
 
-    @property
-    def to_archive(self) -> list[tuple[int, StoredBatch]]:
-        """The batches the archive does not hold yet (all but those read back from it)."""
-        return [(p, b) for p, b in self.batches if not self._entry_of[str(b.batch_id)].archived]
-
     def encoded(self) -> tuple[list[bytes], list[tuple[int, StoredBatch, bytes]]]:
         """Each batch's ``landing_line`` (encoded once, for the store's insert and for the archive), and the
-        ``(partition, batch, line)`` the archive does not hold yet."""
+        ``(partition, batch, line)`` the archive does not hold yet (all but those read back from it)."""
         lines = [landing_line(batch) for _, batch in self.batches]
         to_archive = [
             (partition, batch, line)

@@ -52,7 +52,9 @@ class TestSyncEntries:
             Entry(0, f"{NOW}-1", blob(2), sync="job_a", archived=True),
             Entry(0, f"{NOW}-2", blob(3), sync="job_b"),
         )
-        archived = {str(batch.batch_id) for _, batch in group.to_archive}
+        lines, to_archive = group.encoded()
+        assert len(lines) == 3
+        archived = {str(batch.batch_id) for _, batch, _ in to_archive}
         everything = [str(batch.batch_id) for _, batch in group.batches]
         assert len(everything) == 3
         assert archived == {everything[0], everything[2]}
