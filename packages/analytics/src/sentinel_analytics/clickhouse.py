@@ -10,7 +10,7 @@ import msgspec
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from sentinel_analytics.clickhouse_client import create_client
-from sentinel_analytics.encode import LANDING_COLUMNS, LANDING_FORMAT, LANDING_TABLE, landing_rows
+from sentinel_analytics.encode import LANDING_COLUMNS, LANDING_TABLE, insert_body
 from sentinel_analytics.store import DeadLetter, StoreError
 from sentinel_analytics.wire import StoredBatch
 from sentinel_config import ClickHouseSettings
@@ -94,13 +94,12 @@ class ClickHouseStore:
     async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
         if not batches:
             return
-        body = landing_rows(batches, lines)
+        body = insert_body(batches, lines)
         try:
-            await self.client.raw_insert(
-                LANDING_TABLE,
+            await self.client.raw_insert(  # no table: the body starts with the INSERT statement
+                None,
                 insert_block=body,
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
-                fmt=LANDING_FORMAT,
             )
         except (ClickHouseError, OSError) as exc:
             raise store_error(exc) from exc

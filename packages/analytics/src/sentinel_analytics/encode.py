@@ -67,6 +67,19 @@ def landing_rows(batches: Iterable[StoredBatch], lines: Sequence[bytes] | None =
     return b"\n".join([*lines, b""])
 
 
+INSERT_PREFIX = f"INSERT INTO {LANDING_TABLE} FORMAT {LANDING_FORMAT}".encode()
+
+
+def insert_body(batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> bytes:
+    """The whole HTTP body of the insert: the statement, then the rows. Built in one piece, so the client does not
+    copy the rows again to put the statement in front of them."""
+    if lines is None:
+        lines = [landing_line(b) for b in batches]
+    elif len(lines) != len(batches):
+        raise ValueError(f"{len(lines)} encoded lines for {len(batches)} batches")
+    return b"\n".join([INSERT_PREFIX, *lines, b""])
+
+
 # --- the raw archive ---------------------------------------------------------------------------------------------
 
 ARCHIVE_FORMAT = "sentinel.landing-rows/1"

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from sentinel_analytics import archive_text, decode_stored, landing_line, landing_rows, read_archive
-from sentinel_analytics.encode import LANDING_COLUMNS
+from sentinel_analytics.encode import INSERT_PREFIX, LANDING_COLUMNS, insert_body
 from sentinel_analytics.testing import make_batch
 from sentinel_analytics.wire import StoredBatch, StoredConsumer, StoredEvent, StoredOverhead
 from sentinel_queue import encode_entry
@@ -57,5 +57,8 @@ def test_lines_that_do_not_match_their_batches_are_refused() -> None:
     batches = [stored(1), stored(2)]
     lines = [landing_line(b) for b in batches]
     assert landing_rows(batches, lines) == landing_rows(batches)
+    assert insert_body(batches, lines) == insert_body(batches) == INSERT_PREFIX + b"\n" + landing_rows(batches)
     with pytest.raises(ValueError, match="1 encoded lines for 2 batches"):
         landing_rows(batches, lines[:1])
+    with pytest.raises(ValueError, match="1 encoded lines for 2 batches"):
+        insert_body(batches, lines[:1])

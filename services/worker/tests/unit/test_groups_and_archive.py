@@ -6,7 +6,7 @@ import gzip
 import json
 import random
 
-from sentinel_analytics import decode_stored, landing_line, landing_rows, read_archive
+from sentinel_analytics import archive_text, decode_stored, landing_line, landing_rows, read_archive
 from sentinel_analytics.testing import make_batch
 from sentinel_queue import encode_entry
 from sentinel_worker.archive import object_keys, render
@@ -85,6 +85,7 @@ class TestArchive:
         body = render(lines)
         assert body == render(lines)
         text = gzip.decompress(body)
+        assert text == archive_text(lines)
         header, *rows = text.splitlines()
         assert json.loads(header)["format"] == "sentinel.landing-rows/1"
         assert rows == lines  # the bytes of the store's insert, one line per batch
