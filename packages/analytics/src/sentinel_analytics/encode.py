@@ -9,7 +9,7 @@ landing table's columns; ``LANDING_COLUMNS`` is compared with the live table whe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -58,13 +58,9 @@ def landing_line(b: StoredBatch) -> bytes:
     )
 
 
-def landing_rows(batches: Iterable[StoredBatch], lines: Sequence[bytes] | None = None) -> bytes:
-    """The insert body for ``batches``: one line per batch; ``lines`` when they were encoded already."""
-    if lines is None:
-        lines = [landing_line(b) for b in batches]
-    elif isinstance(batches, Sized) and len(lines) != len(batches):
-        raise ValueError(f"{len(lines)} encoded lines for {len(batches)} batches")
-    return b"\n".join([*lines, b""])
+def landing_rows(batches: Iterable[StoredBatch]) -> bytes:
+    """The rows of ``batches``, one line each (``insert_body`` without its statement)."""
+    return b"\n".join([*(landing_line(b) for b in batches), b""])
 
 
 INSERT_PREFIX = f"INSERT INTO {LANDING_TABLE} FORMAT {LANDING_FORMAT}".encode()

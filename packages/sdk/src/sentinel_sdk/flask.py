@@ -162,7 +162,6 @@ class _FlaskMiddleware(SentinelMiddleware):
         known = templates.known.get
         callback = self._identify
         done = self._done
-        lean = callback is None and not (plan.capture_headers or plan.capture_bodies)
 
         def finalize_request(rv: Any, from_error_handler: bool = False) -> flask.Response:
             response = finalize(rv, from_error_handler)
@@ -182,24 +181,18 @@ class _FlaskMiddleware(SentinelMiddleware):
                     script = environ.get("SCRIPT_NAME")
                     raw = script + rule.rule if script else rule.rule
                     cap.route = known(raw) or templates(raw)
-                if not lean:
-                    if callback is not None:
-                        identify(cap, callback, request)
-                    if plan.capture_headers or plan.capture_bodies:
-                        response_started(plan, cap, status, response.headers.items())
+                if callback is not None:
+                    identify(cap, callback, request)
+                if plan.capture_headers or plan.capture_bodies:
+                    response_started(plan, cap, status, response.headers.items())
                 body: Any = response.response
-                if type(body) is list and len(body) == 1 and status == 200 and lean and cap.method != "HEAD":
-                    chunk = body[0]  # the usual answer: one chunk held in memory, 200 OK
-                    if type(chunk) is bytes and not response.direct_passthrough:
-                        cap.response_size += len(chunk)
-                        cap.ttfb_ns = _WHEN_RETURNED
-                        if began:
-                            cap.overhead_ns += perf_counter_ns() - began
-                        return response
                 if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
                     cap.ttfb_ns = _WHEN_RETURNED
                 elif type(body) in _HELD and not response.direct_passthrough:
-                    _count_held(plan, cap, body)  # a list or tuple (checked above)
+                    if len(body) == 1 and type(chunk := body[0]) is bytes and cap.response_body is None:
+                        cap.response_size += len(chunk)  # the usual body: one chunk of bytes
+                    else:
+                        _count_held(plan, cap, body)  # a list or tuple (checked above)
                     cap.ttfb_ns = _WHEN_RETURNED
                 else:  # streamed (or passed through): counted as it goes, completed at its end or close
                     response.response = ResponseIterator(body, cap, plan, partial(done, cap))
