@@ -6,7 +6,14 @@ The worker decodes queue entries with ``decode_stored`` and writes groups of bat
 
 from sentinel_analytics.clickhouse import ClickHouseStore
 from sentinel_analytics.clickhouse_client import create_client
-from sentinel_analytics.encode import archive_text, group_token, landing_line, landing_rows, read_archive
+from sentinel_analytics.encode import (
+    archive_text,
+    batch_from_row,
+    group_token,
+    landing_line,
+    landing_rows,
+    read_archive,
+)
 from sentinel_analytics.migrations import MigrationError, default_migrations_dir, load_migrations, migrate
 from sentinel_analytics.store import AnalyticsStore, DeadLetter, StoreError
 from sentinel_analytics.wire import StoredBatch, StoredEvent, decode_stored
@@ -20,6 +27,7 @@ __all__ = [
     "StoredBatch",
     "StoredEvent",
     "archive_text",
+    "batch_from_row",
     "create_client",
     "decode_stored",
     "default_migrations_dir",

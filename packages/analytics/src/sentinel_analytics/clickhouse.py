@@ -10,7 +10,7 @@ import msgspec
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
 from sentinel_analytics.clickhouse_client import create_client
-from sentinel_analytics.encode import LANDING_COLUMNS, LANDING_TABLE, insert_body
+from sentinel_analytics.encode import LANDING_COLUMNS, LANDING_TABLE, insert_body, landing_line
 from sentinel_analytics.store import DeadLetter, StoreError
 from sentinel_analytics.wire import StoredBatch
 from sentinel_config import ClickHouseSettings
@@ -91,14 +91,16 @@ class ClickHouseStore:
                 retryable=False,
             )
 
-    async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
-        if not batches:
+    async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
+        await self.write_rows(token, [landing_line(batch) for batch in batches])
+
+    async def write_rows(self, token: str, lines: Sequence[bytes]) -> None:
+        if not lines:
             return
-        body = insert_body(batches, lines)
         try:
             await self.client.raw_insert(  # no table: the body starts with the INSERT statement
                 None,
-                insert_block=body,
+                insert_block=insert_body(lines),
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
             )
         except (ClickHouseError, OSError) as exc:

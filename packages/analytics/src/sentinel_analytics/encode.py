@@ -66,13 +66,9 @@ def landing_rows(batches: Iterable[StoredBatch]) -> bytes:
 INSERT_PREFIX = f"INSERT INTO {LANDING_TABLE} FORMAT {LANDING_FORMAT}".encode()
 
 
-def insert_body(batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> bytes:
-    """The whole HTTP body of the insert: the statement, then the rows. Built in one piece, so the client does not
-    copy the rows again to put the statement in front of them."""
-    if lines is None:
-        lines = [landing_line(b) for b in batches]
-    elif len(lines) != len(batches):
-        raise ValueError(f"{len(lines)} encoded lines for {len(batches)} batches")
+def insert_body(lines: Sequence[bytes]) -> bytes:
+    """The whole HTTP body of the insert of ``lines`` (``landing_line`` each): the statement, then the rows. Built
+    in one piece, so the client does not copy the rows again to put the statement in front of them."""
     return b"\n".join([INSERT_PREFIX, *lines, b""])
 
 
@@ -122,15 +118,24 @@ def read_archive(text: bytes) -> tuple[list[StoredBatch], int]:
     bad = 0
     for line in lines[1:]:
         try:
-            row = _row.decode(line)
-            if len(row) != len(columns):
-                raise ValueError(f"{len(row)} values for {len(columns)} columns")
-            batch = dict(zip(columns, row, strict=True))
-            batch["events"] = [dict(zip(fields, event, strict=True)) for event in batch.get("events") or ()]
-            batches.append(msgspec.convert(batch, StoredBatch))
+            batches.append(batch_from_row(line, columns, fields))
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
             bad += 1
     return batches, bad
+
+
+def batch_from_row(
+    line: bytes, columns: Sequence[str] = LANDING_COLUMNS, event_fields: Sequence[str] = StoredEvent.__struct_fields__
+) -> StoredBatch:
+    """A ``landing_line`` back to its batch (raises ``msgspec.DecodeError``, ``msgspec.ValidationError`` or
+    ``ValueError`` if it is not one). ``columns`` and ``event_fields`` name the row's positions: by default this
+    code's layout; an archive object's header gives the layout it was written with."""
+    row = _row.decode(line)
+    if len(row) != len(columns):
+        raise ValueError(f"{len(row)} values for {len(columns)} columns")
+    batch = dict(zip(columns, row, strict=True))
+    batch["events"] = [dict(zip(event_fields, event, strict=True)) for event in batch.get("events") or ()]
+    return msgspec.convert(batch, StoredBatch)
 
 
 def _read_objects(lines: list[bytes]) -> tuple[list[StoredBatch], int]:

@@ -36,10 +36,13 @@ class DeadLetter(msgspec.Struct, kw_only=True):
 class AnalyticsStore(Protocol):
     """The write side of the analytics store."""
 
-    async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
+    async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
         """Store ``batches`` durably, at most once per ``token``: writing the same token and batches again
-        changes nothing. ``lines``: the batches' ``landing_line`` when the caller encoded them already (a store
-        that writes them as they are uses them). Raises ``StoreError``."""
+        changes nothing. Raises ``StoreError``."""
+
+    async def write_rows(self, token: str, lines: Sequence[bytes]) -> None:
+        """``write`` for batches already encoded as their ``landing_line`` (what the worker holds): the same
+        contract. Raises ``StoreError``."""
 
     async def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Record dead letters (idempotent per stream and entry id). Raises ``StoreError``."""

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from sentinel_analytics.encode import batch_from_row
 from sentinel_analytics.store import DeadLetter, StoreError
 from sentinel_analytics.wire import StoredBatch
 from sentinel_config import TinybirdSettings
@@ -178,12 +179,20 @@ class TinybirdStore:
                 delay = min(delay * 2, 30.0)
         raise StoreError(error, retryable=True)
 
-    async def write(self, token: str, batches: Sequence[StoredBatch], lines: Sequence[bytes] | None = None) -> None:
+    async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
         if not batches:
             return
         # Events first: a batch row means its events are in (the loss counters are read from batches).
         await self._send("events", event_rows(batches))
         await self._send("batches", batch_rows(batches))
+
+    async def write_rows(self, token: str, lines: Sequence[bytes]) -> None:
+        """The Events API takes named fields: the rows are read back into batches first."""
+        try:
+            batches = [batch_from_row(line) for line in lines]
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            raise StoreError(f"not a landing row: {exc}", retryable=False) from exc
+        await self.write(token, batches)
 
     async def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         if letters:

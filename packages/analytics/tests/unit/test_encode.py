@@ -8,7 +8,7 @@ import uuid
 import msgspec
 import pytest
 
-from sentinel_analytics import archive_text, decode_stored, landing_line, landing_rows, read_archive
+from sentinel_analytics import archive_text, batch_from_row, decode_stored, landing_line, landing_rows, read_archive
 from sentinel_analytics.encode import INSERT_PREFIX, LANDING_COLUMNS, insert_body
 from sentinel_analytics.testing import make_batch
 from sentinel_analytics.wire import StoredBatch, StoredConsumer, StoredEvent, StoredOverhead
@@ -53,9 +53,18 @@ def test_the_header_names_the_columns_of_the_rows() -> None:
     assert len(msgspec.json.decode(row)) == len(LANDING_COLUMNS)
 
 
-def test_lines_that_do_not_match_their_batches_are_refused() -> None:
+def test_the_insert_body_is_the_statement_then_one_row_per_batch() -> None:
     batches = [stored(1), stored(2)]
     lines = [landing_line(b) for b in batches]
-    assert insert_body(batches, lines) == insert_body(batches) == INSERT_PREFIX + b"\n" + landing_rows(batches)
-    with pytest.raises(ValueError, match="1 encoded lines for 2 batches"):
-        insert_body(batches, lines[:1])
+    assert insert_body(lines) == INSERT_PREFIX + b"\n" + landing_rows(batches)
+
+
+def test_a_row_reads_back_as_its_batch() -> None:
+    batch = stored(3, events=4)
+    assert batch_from_row(landing_line(batch)) == batch
+
+
+@pytest.mark.parametrize("line", [b"[1, 2]", b"{}", b"not json", b'["p"]'])
+def test_what_is_not_a_row_is_refused(line: bytes) -> None:
+    with pytest.raises((msgspec.DecodeError, msgspec.ValidationError, ValueError)):
+        batch_from_row(line)

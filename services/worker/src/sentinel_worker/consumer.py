@@ -257,23 +257,23 @@ class Consumer:
         self.metrics.dead_letters_total += len(group.dead)
         for _, letter in group.dead:
             log.warning("dead_lettered", stream=letter.stream, entry_id=letter.entry_id, error=letter.error)
+        live = group.live  # replays and imports are not live traffic
         if self.settings.metrics_tick_s > 0:
-            self.live.add(group.live)  # replays and imports are not live traffic
+            self.live.add(held.figures for held in live if held.figures is not None)
         try:
-            self.metrics.tail_events_published_total += await self.tail.publish(group.live)
+            self.metrics.tail_events_published_total += await self.tail.publish(live)
         except RedisError as exc:
             log.warning("tail_publish_failed", error=str(exc))
 
     async def _write_durably(self, group: Group) -> None:
         """Store, archive and dead-letter table writes, each retried until it succeeds."""
-        batches = [batch for _, batch in group.batches]
         lines, to_archive = group.encoded()
-        store_done, archive_done, dead_done = not batches, not to_archive, not group.dead
+        store_done, archive_done, dead_done = not lines, not to_archive, not group.dead
         delay = self.settings.retry_initial_s
         while True:
             jobs: dict[str, Awaitable[None]] = {}
             if not store_done:
-                jobs["store"] = self.store.write(group.token, batches, lines)
+                jobs["store"] = self.store.write_rows(group.token, lines)
             if not archive_done:
                 jobs["archive"] = self.archive.write(group.token, to_archive)
             if not dead_done:
@@ -287,7 +287,7 @@ class Consumer:
                         if len(group.batches) > 1:
                             raise _Rejected(str(result))
                         group.reject(str(result))
-                        batches, store_done, dead_done = [], True, False
+                        lines, store_done, dead_done = [], True, False
                         continue
                     if name == "archive":
                         self.metrics.archive_retries_total += 1

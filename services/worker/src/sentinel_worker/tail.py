@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from sentinel_analytics import StoredBatch
+from sentinel_analytics import StoredBatch, StoredEvent
 from sentinel_queue import tail_channel
 from sentinel_queue.updates import channel
 
@@ -30,6 +31,16 @@ class TailMessage(msgspec.Struct, kw_only=True):
 
 
 _json = msgspec.json.Encoder()
+
+
+class TailSource(Protocol):
+    """A stored batch as the tail reads it: its metadata, and its events decoded on demand (most batches are not
+    sampled, so most are never decoded twice)."""
+
+    @property
+    def batch(self) -> StoredBatch: ...
+
+    def read_events(self) -> list[StoredEvent]: ...
 
 
 class TailPublisher:
@@ -50,18 +61,19 @@ class TailPublisher:
         tokens, last = self._buckets[project_id]
         self._buckets[project_id] = (tokens - count, last)
 
-    async def publish(self, batches: Sequence[StoredBatch]) -> int:
+    async def publish(self, sources: Sequence[TailSource]) -> int:
         """Publish what the rate allows; returns how many events went out."""
         if self.rate <= 0:
             return 0
         now = time.monotonic()
         pipe = self.client.pipeline(transaction=False)
         sent = 0
-        for batch in batches:
+        for source in sources:
+            batch = source.batch
             allowed = self._allowance(batch.project_id, now)
             if allowed <= 0:
                 continue
-            chosen = batch.events[:allowed]
+            chosen = source.read_events()[:allowed]
             self._spend(batch.project_id, len(chosen))
             channel = tail_channel(batch.project_id)
             for event in chosen:
@@ -77,6 +89,47 @@ class TailPublisher:
         if sent:
             await pipe.execute()
         return sent
+
+
+class BatchFigures(NamedTuple):
+    """What live figures need of one batch, taken while its events are decoded (they are not kept)."""
+
+    project_id: str
+    service: str
+    environment: str
+    requests: int
+    errors_4xx: int
+    errors_5xx: int
+    duration_ms_sum: float
+    duration_ms_max: float
+    earliest: int
+    """The earliest event's timestamp, epoch ms."""
+
+
+_status = attrgetter("status")
+_duration = attrgetter("duration_ms")
+_timestamp = attrgetter("timestamp")
+
+
+def batch_figures(batch: StoredBatch) -> BatchFigures | None:
+    """The figures of a batch's events (None for a batch without events); each pass is a loop in C."""
+    events = batch.events
+    if not events:
+        return None
+    statuses = list(map(_status, events))
+    durations = list(map(_duration, events))
+    errors_5xx = sum(map((500).__le__, statuses))
+    return BatchFigures(
+        project_id=batch.project_id,
+        service=batch.service,
+        environment=batch.environment,
+        requests=len(events),
+        errors_4xx=sum(map((400).__le__, statuses)) - errors_5xx,
+        errors_5xx=errors_5xx,
+        duration_ms_sum=sum(durations),
+        duration_ms_max=max(durations),
+        earliest=min(map(_timestamp, events)),
+    )
 
 
 class SourceFigures(msgspec.Struct, kw_only=True):
@@ -107,7 +160,8 @@ class MetricsTick(msgspec.Struct, kw_only=True):
 
 
 class LiveMetrics:
-    """Adds up stored batches per project and publishes a ``MetricsTick`` per project with news each ``flush``."""
+    """Adds up the figures of stored batches per project; publishes a ``MetricsTick`` per project with news each
+    ``flush``."""
 
     _FORGET_MS = 60_000  # a project quiet for longer is forgotten
 
@@ -117,31 +171,23 @@ class LiveMetrics:
         self._earliest: dict[str, int] = {}
         self._sources: dict[str, dict[tuple[str, str], SourceFigures]] = {}
 
-    def add(self, batches: Sequence[StoredBatch]) -> None:
+    def add(self, batches: Iterable[BatchFigures]) -> None:
         for batch in batches:
-            if not batch.events:
-                continue
             per_project = self._sources.get(batch.project_id)
             if per_project is None:
                 per_project = self._sources[batch.project_id] = {}
-            earliest = min(event.timestamp for event in batch.events)
-            if earliest < self._earliest.get(batch.project_id, earliest + 1):
-                self._earliest[batch.project_id] = earliest
+            if batch.earliest < self._earliest.get(batch.project_id, batch.earliest + 1):
+                self._earliest[batch.project_id] = batch.earliest
             key = (batch.service, batch.environment)
             figures = per_project.get(key)
             if figures is None:
                 figures = per_project[key] = SourceFigures(service=batch.service, environment=batch.environment)
-            for event in batch.events:
-                status = event.status
-                if status >= 500:
-                    figures.errors_5xx += 1
-                elif status >= 400:
-                    figures.errors_4xx += 1
-                duration = event.duration_ms
-                figures.duration_ms_sum += duration
-                if duration > figures.duration_ms_max:
-                    figures.duration_ms_max = duration
-            figures.requests += len(batch.events)
+            figures.requests += batch.requests
+            figures.errors_4xx += batch.errors_4xx
+            figures.errors_5xx += batch.errors_5xx
+            figures.duration_ms_sum += batch.duration_ms_sum
+            if batch.duration_ms_max > figures.duration_ms_max:
+                figures.duration_ms_max = batch.duration_ms_max
 
     def pending(self) -> int:
         """Projects with figures not yet published."""

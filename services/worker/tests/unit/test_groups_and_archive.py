@@ -6,11 +6,14 @@ import gzip
 import json
 import random
 
-from sentinel_analytics import archive_text, decode_stored, landing_line, landing_rows, read_archive
+import msgspec
+
+from sentinel_analytics import archive_text, batch_from_row, decode_stored, landing_line, landing_rows, read_archive
 from sentinel_analytics.testing import make_batch
 from sentinel_queue import encode_entry
 from sentinel_worker.archive import object_keys, render
 from sentinel_worker.groups import Entry, Group, first_seen_ms
+from sentinel_worker.tail import BatchFigures
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
@@ -63,6 +66,37 @@ class TestGroup:
         rest = group.without([(0, f"{NOW + 1}-0")], 30)
         assert rest.members == [(0, f"{NOW}-0"), (0, f"{NOW + 2}-0")]
         assert rest.token != group.token
+
+    def test_a_group_holds_rows_not_decoded_events(self) -> None:
+        group = Group()
+        group.add(entry(0, blob(1)), 30)
+        [held] = group.batches
+        whole = decode_stored(blob(1), 30)
+        assert held.batch.events == []  # let go once encoded
+        assert held.events == len(whole.events) == group.events == 3
+        assert held.line == landing_line(whole)
+        assert batch_from_row(held.line) == whole
+        assert held.read_events() == whole.events  # decoded again for the live tail
+
+    def test_live_figures_are_taken_from_the_events_before_they_are_let_go(self) -> None:
+        whole = decode_stored(blob(4), 30)
+        whole.events[0].status, whole.events[1].status, whole.events[2].status = 404, 503, 200
+        group = Group()
+        group.add(Entry(0, f"{NOW}-0", msgspec.msgpack.encode(whole)), 30)
+        group.add(Entry(0, f"{NOW}-1", blob(5), sync="job_a"), 30)  # not live: no figures
+        live, synced = group.batches
+        assert synced.figures is None
+        assert live.figures == BatchFigures(
+            project_id="p",
+            service=whole.service,
+            environment=whole.environment,
+            requests=3,
+            errors_4xx=1,
+            errors_5xx=1,
+            duration_ms_sum=sum(e.duration_ms for e in whole.events),
+            duration_ms_max=max(e.duration_ms for e in whole.events),
+            earliest=min(e.timestamp for e in whole.events),
+        )
 
     def test_first_seen_is_the_time_part_of_the_entry_id(self) -> None:
         assert first_seen_ms("1700000000123-7") == 1_700_000_000_123

@@ -55,7 +55,7 @@ class TestSyncEntries:
         lines, to_archive = group.encoded()
         assert len(lines) == 3
         archived = {str(batch.batch_id) for _, batch, _ in to_archive}
-        everything = [str(batch.batch_id) for _, batch in group.batches]
+        everything = [str(held.batch.batch_id) for held in group.batches]
         assert len(everything) == 3
         assert archived == {everything[0], everything[2]}
 
@@ -66,5 +66,5 @@ class TestSyncEntries:
             Entry(0, f"{NOW}-2", blob(3), sync="job_b"),  # an import of access logs
             Entry(0, f"{NOW}-3", blob(4)),
         )
-        everything = [str(batch.batch_id) for _, batch in group.batches]
-        assert [str(batch.batch_id) for batch in group.live] == [everything[0], everything[3]]
+        everything = [str(held.batch.batch_id) for held in group.batches]
+        assert [str(held.batch.batch_id) for held in group.live] == [everything[0], everything[3]]
