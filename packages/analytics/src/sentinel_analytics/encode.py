@@ -59,17 +59,20 @@ def landing_line(b: StoredBatch) -> bytes:
 
 
 def landing_rows(batches: Iterable[StoredBatch]) -> bytes:
-    """The rows of ``batches``, one line each (``insert_body`` without its statement)."""
+    """The rows of ``batches``, one line each (the insert without its statement)."""
     return b"\n".join([*(landing_line(b) for b in batches), b""])
 
 
 INSERT_PREFIX = f"INSERT INTO {LANDING_TABLE} FORMAT {LANDING_FORMAT}".encode()
 
 
-def insert_body(lines: Sequence[bytes]) -> bytes:
-    """The whole HTTP body of the insert of ``lines`` (``landing_line`` each): the statement, then the rows. Built
-    in one piece, so the client does not copy the rows again to put the statement in front of them."""
-    return b"\n".join([INSERT_PREFIX, *lines, b""])
+def insert_parts(lines: Sequence[bytes]) -> list[bytes]:
+    """The HTTP body of the insert of ``lines`` (``landing_line`` each) in the order it is sent: the statement,
+    then each row, each followed by a newline. The parts are sent one after another, never joined into one body."""
+    parts = [INSERT_PREFIX, b"\n"]
+    for line in lines:
+        parts += (line, b"\n")
+    return parts
 
 
 # --- the raw archive ---------------------------------------------------------------------------------------------

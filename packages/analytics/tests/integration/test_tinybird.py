@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sentinel_analytics import ClickHouseStore, StoreError, decode_stored, default_migrations_dir
+from sentinel_analytics import ClickHouseStore, StoreError, decode_stored, default_migrations_dir, landing_line
 from sentinel_analytics.queries import overview
 from sentinel_analytics.testing import make_batch, window_around
 from sentinel_analytics.tinybird import TinybirdStore, pipe_nodes, to_clickhouse
@@ -96,6 +96,20 @@ async def test_rows_go_to_the_events_api_as_ndjson_with_the_bearer_token(recorde
     batch_lines = [json.loads(line) for line in batch_rows["body"].splitlines()]
     assert [b["batch_id"] for b in batch_lines] == [str(b.batch_id) for b in sent]
     assert set(batch_lines[0]) == {name for name, _ in datasource_columns("batches")}
+
+
+async def test_landing_rows_are_sent_as_the_batches_they_encode(recorder: str) -> None:
+    store = TinybirdStore(TinybirdSettings(api_url=recorder, token=TOKEN))
+    sent = batches(2)
+    await store.write("t", sent)
+    await store.write_rows("t", [landing_line(batch) for batch in sent])
+    with pytest.raises(StoreError, match="not a landing row") as refused:
+        await store.write_rows("t", [b'["only one column"]'])
+    await store.close()
+    assert not refused.value.retryable
+    by_batches, by_rows = Recorder.requests[:2], Recorder.requests[2:]
+    assert [r["body"] for r in by_rows] == [r["body"] for r in by_batches]
+    assert len(Recorder.requests) == 4  # nothing sent for what is not a row
 
 
 async def test_429_and_5xx_are_retried_honouring_retry_after(recorder: str) -> None:

@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from sentinel_analytics import archive_text, batch_from_row, decode_stored, landing_line, landing_rows, read_archive
-from sentinel_analytics.encode import INSERT_PREFIX, LANDING_COLUMNS, insert_body
+from sentinel_analytics.clickhouse import InsertBody
+from sentinel_analytics.encode import INSERT_PREFIX, LANDING_COLUMNS, insert_parts
 from sentinel_analytics.testing import make_batch
 from sentinel_analytics.wire import StoredBatch, StoredConsumer, StoredEvent, StoredOverhead
 from sentinel_queue import encode_entry
@@ -56,7 +57,7 @@ def test_the_header_names_the_columns_of_the_rows() -> None:
 def test_the_insert_body_is_the_statement_then_one_row_per_batch() -> None:
     batches = [stored(1), stored(2)]
     lines = [landing_line(b) for b in batches]
-    assert insert_body(lines) == INSERT_PREFIX + b"\n" + landing_rows(batches)
+    assert b"".join(insert_parts(lines)) == INSERT_PREFIX + b"\n" + landing_rows(batches)
 
 
 def test_a_row_reads_back_as_its_batch() -> None:
@@ -68,3 +69,22 @@ def test_a_row_reads_back_as_its_batch() -> None:
 def test_what_is_not_a_row_is_refused(line: bytes) -> None:
     with pytest.raises((msgspec.DecodeError, msgspec.ValidationError, ValueError)):
         batch_from_row(line)
+
+
+async def test_an_insert_body_sends_every_part_each_time_it_is_sent() -> None:
+    lines = [landing_line(stored(1)), landing_line(stored(2))]
+    expected = b"".join(insert_parts(lines))
+
+    class Writer:
+        def __init__(self) -> None:
+            self.chunks: list[bytes] = []
+
+        async def write(self, chunk: bytes) -> None:
+            self.chunks.append(chunk)
+
+    body = InsertBody(insert_parts(lines))
+    assert body.size == len(expected)
+    for _ in range(2):  # a retried request sends the body again
+        writer = Writer()
+        await body.write(writer)  # type: ignore[arg-type]
+        assert b"".join(writer.chunks) == expected
