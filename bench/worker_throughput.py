@@ -252,12 +252,18 @@ def main() -> None:
         finally:
             clickhouse.stop()
             redis_engine.stop()
+    cores = len(os.sched_getaffinity(0))
     rows = [
         ("drain: events/s into ClickHouse (1 worker process)", f"{drained['rate']:,.0f}", ">= 300,000"),
         ("drain: events drained", f"{drained['events']:,.0f} in {drained['seconds']:.1f} s", ""),
         ("worker CPU s per 1M events", f"{drained['worker_cpu_per_m']:.2f}", ""),
         ("worker capacity, events per CPU-second", f"{drained['worker_capacity']:,.0f}", ">= 300,000"),
         ("ClickHouse CPU s per 1M events", f"{drained['ch_cpu_per_m']:.2f}", ""),
+        (
+            f"drain ceiling of this machine ({cores} cores / worker + ClickHouse CPU)",
+            f"{cores * 1e6 / (drained['worker_cpu_per_m'] + drained['ch_cpu_per_m']):,.0f}",
+            "",
+        ),
         (f"lag at {args.rate:,} events/s: accepted -> queryable p50", f"{statistics.median(lags):.0f} ms", ""),
         (
             f"lag at {args.rate:,} events/s: accepted -> queryable p99",
