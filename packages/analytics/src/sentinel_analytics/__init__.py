@@ -1,7 +1,8 @@
 """Sentinel's analytics store: schema migrations, the write path and queries, on ClickHouse or Tinybird.
 
-The worker decodes queue entries with ``decode_stored`` and writes groups of batches through an
-``AnalyticsStore`` (``ClickHouseStore`` or ``TinybirdStore``) under a deduplication token from ``group_token``.
+The worker decodes queue entries with ``decode_stored``, encodes each batch as its insert row (``landing_line``) and
+writes groups of rows through an ``AnalyticsStore`` (``ClickHouseStore`` or ``TinybirdStore``) under a
+deduplication token from ``group_token``.
 """
 
 from sentinel_analytics.clickhouse import ClickHouseStore

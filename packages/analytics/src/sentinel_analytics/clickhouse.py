@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import msgspec
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
@@ -73,7 +74,8 @@ class InsertBody(Payload):
 
     Given one ``bytes`` body, the HTTP client copies it into a ``BytesIO`` and reads that back in 64 KB copies; and
     joining the rows into that body was one more copy. For an insert of 100,000 events that is three copies of
-    ~25 MB into fresh memory. The parts are kept, so a retried request sends them again."""
+    ~25 MB into fresh memory. The parts are kept, so the body can be sent again (``write_rows`` retries a broken
+    connection itself: the client replays only bytes bodies)."""
 
     def __init__(self, parts: list[bytes]) -> None:
         super().__init__(parts, content_type="application/octet-stream")
@@ -118,14 +120,19 @@ class ClickHouseStore:
     async def write_rows(self, token: str, lines: Sequence[bytes]) -> None:
         if not lines:
             return
-        try:
-            await self.client.raw_insert(  # no table: the body starts with the INSERT statement
-                None,
-                insert_block=InsertBody(insert_parts(lines)),
-                settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
-            )
-        except (ClickHouseError, OSError) as exc:
-            raise store_error(exc) from exc
+        body = InsertBody(insert_parts(lines))
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        for attempt in (1, 2):
+            try:
+                await self.client.raw_insert(None, insert_block=body, settings=settings)  # the body has the INSERT
+                return
+            except OperationalError as exc:
+                # The connection broke (a pooled keep-alive connection the server had closed): once more at once on
+                # a new one. The client replays only bytes bodies itself; the token makes a repeat harmless.
+                if attempt == 2 or not isinstance(exc.__cause__, aiohttp.ClientConnectionError):
+                    raise store_error(exc) from exc
+            except (ClickHouseError, OSError) as exc:
+                raise store_error(exc) from exc
 
     async def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:

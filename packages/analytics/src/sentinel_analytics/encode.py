@@ -130,9 +130,9 @@ def read_archive(text: bytes) -> tuple[list[StoredBatch], int]:
 def batch_from_row(
     line: bytes, columns: Sequence[str] = LANDING_COLUMNS, event_fields: Sequence[str] = StoredEvent.__struct_fields__
 ) -> StoredBatch:
-    """A ``landing_line`` back to its batch (raises ``msgspec.DecodeError``, ``msgspec.ValidationError`` or
-    ``ValueError`` if it is not one). ``columns`` and ``event_fields`` name the row's positions: by default this
-    code's layout; an archive object's header gives the layout it was written with."""
+    """A ``landing_line`` back to its batch (raises ``msgspec.DecodeError``, ``msgspec.ValidationError``,
+    ``ValueError`` or ``TypeError`` if it is not one). ``columns`` and ``event_fields`` name the row's positions: by
+    default this code's layout; an archive object's header gives the layout it was written with."""
     row = _row.decode(line)
     if len(row) != len(columns):
         raise ValueError(f"{len(row)} values for {len(columns)} columns")

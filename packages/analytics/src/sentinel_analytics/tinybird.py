@@ -190,7 +190,7 @@ class TinybirdStore:
         """The Events API takes named fields: the rows are read back into batches first."""
         try:
             batches = [batch_from_row(line) for line in lines]
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError) as exc:
             raise StoreError(f"not a landing row: {exc}", retryable=False) from exc
         await self.write(token, batches)
 

@@ -26,7 +26,8 @@ from sentinel_config import ArchiveSettings, AwsSettings
 PREFIX = "bronze"
 
 Archived = tuple[int, StoredBatch, bytes]
-"""What the archive writes of a batch: its partition, the batch, and its ``landing_line``."""
+"""What the archive writes of a batch: its partition, the batch's metadata (its events are in the line), and its
+``landing_line``."""
 
 
 class ArchiveError(RuntimeError):

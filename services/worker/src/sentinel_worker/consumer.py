@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import os
 import socket
 import time
@@ -98,11 +99,19 @@ class Consumer:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
+    def _group(self, **fields: Any) -> Group:
+        """An empty insert group, keeping what the live tail and the live figures need of each batch."""
+        return Group(
+            tail_sample=math.ceil(self.settings.tail_events_per_s),
+            live_figures=self.settings.metrics_tick_s > 0,
+            **fields,
+        )
+
     # --- main loop -----------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then write and acknowledge what was read, within the shutdown timeout."""
         log.info("consumer_started", consumer=self.name, partitions=len(self.partitions))
-        pending = Group()
+        pending = self._group()
         failures = 1  # creates the groups on the first pass
         while not stop.is_set():
             try:
@@ -171,7 +180,7 @@ class Consumer:
             or time.monotonic() - pending.started >= self.settings.flush_interval_s
         ):
             await self._submit(pending)
-            pending = Group()
+            pending = self._group()
         return pending
 
     async def read(self, block_ms: int, count: int | None = None) -> list[Entry]:
@@ -261,7 +270,7 @@ class Consumer:
         if self.settings.metrics_tick_s > 0:
             self.live.add(held.figures for held in live if held.figures is not None)
         try:
-            self.metrics.tail_events_published_total += await self.tail.publish(live)
+            self.metrics.tail_events_published_total += await self.tail.publish([(h.batch, h.sample) for h in live])
         except RedisError as exc:
             log.warning("tail_publish_failed", error=str(exc))
 
@@ -312,7 +321,7 @@ class Consumer:
         log.warning("insert_refused_splitting", token=group.token, entries=len(group))
         await self._retry(lambda: self.journal.forget(group.token, group.members), "journal")
         for entry in group.entries:
-            single = Group()
+            single = self._group()
             single.add(entry, self.settings.default_retention_days)
             await self._commit(single)
 
@@ -433,7 +442,7 @@ class Consumer:
             for entry_id, fields in await self.redis.xclaim(stream_key(partition), self.group, self.name, 0, ids):
                 entry = Entry.of(partition, _text(entry_id), fields)
                 have[(partition, entry.entry_id)] = entry
-        group = Group(journaled=True, replay_token=token)
+        group = self._group(journaled=True, replay_token=token)
         lost = 0
         for member in members:
             found = have.get(member)

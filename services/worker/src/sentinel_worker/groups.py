@@ -1,9 +1,9 @@
 """Turning queue entries into insert groups: decode, drop repeated batches, set poison entries aside.
 
-A batch is encoded as its landing row as soon as it is decoded, and its decoded events are let go: a group holds
-rows (bytes), not hundreds of thousands of event objects. Holding them cost the worker a third of its time: the
-objects of a 200,000-event insert fill fresh memory that the allocator hands back to the system and faults in
-again for the next one, and are cold in the cache by the time they are encoded.
+A batch is encoded as its landing row as soon as it is decoded, and its decoded events are let go (but for the live
+tail's sample): a group holds rows (bytes), not hundreds of thousands of event objects. Holding them cost the worker
+about a fifth of its CPU: the objects of a 200,000-event insert fill fresh memory that the allocator hands back to
+the system and faults in again for the next one, and are cold in the cache by the time they are encoded.
 """
 
 from __future__ import annotations
@@ -75,21 +75,20 @@ class Held:
     partition: int
     entry: Entry
     batch: StoredBatch
-    """The batch's metadata: its events are dropped once encoded (``read_events`` decodes them again)."""
+    """The batch's metadata: its events are dropped once encoded (``line`` holds them)."""
     line: bytes
     """The batch's ``landing_line``: what the store inserts and the archive keeps."""
     events: int
     figures: BatchFigures | None
-    """For live figures; None for a batch that is not new traffic (see ``live``) or has no events."""
+    """For live figures; None for a batch that is not new traffic (see ``live``) or has no events, or when the
+    group takes none."""
+    sample: list[StoredEvent]
+    """The batch's first events kept decoded for the live tail (new traffic only; ``Group.tail_sample``)."""
 
     @property
     def live(self) -> bool:
         """New traffic: not re-enqueued by a sync (a replay or an import) nor read back from the archive."""
         return self.entry.sync is None and not self.entry.archived
-
-    def read_events(self) -> list[StoredEvent]:
-        assert self.entry.blob is not None
-        return decode_stored(self.entry.blob, self.batch.retention_days).events
 
 
 @dataclass
@@ -107,6 +106,10 @@ class Group:
     _synced: dict[str, str] = field(default_factory=dict)
     replay_token: str | None = None
     """The token a replayed group was journaled under (it keeps it whatever its entries decode to)."""
+    tail_sample: int = 0
+    """How many of each live batch's events stay decoded for the live tail (the most it publishes of one batch)."""
+    live_figures: bool = True
+    """Whether live figures are taken of each live batch."""
 
     @property
     def members(self) -> list[Member]:
@@ -141,9 +144,12 @@ class Group:
         self._seen.add(key)
         if entry.sync is not None:
             self._synced[key] = entry.sync
-        held = Held(entry.partition, entry, batch, landing_line(batch), len(batch.events), None)
+        held = Held(entry.partition, entry, batch, landing_line(batch), len(batch.events), None, [])
         if held.live:
-            held.figures = batch_figures(batch)
+            if self.live_figures:
+                held.figures = batch_figures(batch)
+            if self.tail_sample:
+                held.sample = batch.events[: self.tail_sample]
         batch.events = []
         self.batches.append(held)
         self.events += held.events
@@ -160,10 +166,14 @@ class Group:
         """The batches that are new traffic."""
         return [held for held in self.batches if held.live]
 
+    def empty(self, **fields: Any) -> Group:
+        """A new group that takes the same live sample and figures as this one."""
+        return Group(tail_sample=self.tail_sample, live_figures=self.live_figures, **fields)
+
     def without(self, lost: list[Member], default_retention_days: int) -> Group:
         """The same group minus entries another consumer took over (a new token follows from the new set)."""
         gone = set(lost)
-        rest = Group(journaled=self.journaled, started=self.started)
+        rest = self.empty(journaled=self.journaled, started=self.started)
         for entry in self.entries:
             if (entry.partition, entry.entry_id) in gone:
                 continue

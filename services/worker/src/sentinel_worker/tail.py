@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -33,16 +33,6 @@ class TailMessage(msgspec.Struct, kw_only=True):
 _json = msgspec.json.Encoder()
 
 
-class TailSource(Protocol):
-    """A stored batch as the tail reads it: its metadata, and its events decoded on demand (most batches are not
-    sampled, so most are never decoded twice)."""
-
-    @property
-    def batch(self) -> StoredBatch: ...
-
-    def read_events(self) -> list[StoredEvent]: ...
-
-
 class TailPublisher:
     """A token bucket per project (``rate`` events/s, burst of one second); sampling is the first events that fit."""
 
@@ -61,19 +51,19 @@ class TailPublisher:
         tokens, last = self._buckets[project_id]
         self._buckets[project_id] = (tokens - count, last)
 
-    async def publish(self, sources: Sequence[TailSource]) -> int:
-        """Publish what the rate allows; returns how many events went out."""
+    async def publish(self, sources: Sequence[tuple[StoredBatch, list[StoredEvent]]]) -> int:
+        """Publish what the rate allows of each ``(batch, events)``, from the first event; returns how many events
+        went out. ``events`` may be a prefix of the batch's events as long as the rate (a burst of one second)."""
         if self.rate <= 0:
             return 0
         now = time.monotonic()
         pipe = self.client.pipeline(transaction=False)
         sent = 0
-        for source in sources:
-            batch = source.batch
+        for batch, events in sources:
             allowed = self._allowance(batch.project_id, now)
             if allowed <= 0:
                 continue
-            chosen = source.read_events()[:allowed]
+            chosen = events[:allowed]
             self._spend(batch.project_id, len(chosen))
             channel = tail_channel(batch.project_id)
             for event in chosen:
@@ -171,8 +161,8 @@ class LiveMetrics:
         self._earliest: dict[str, int] = {}
         self._sources: dict[str, dict[tuple[str, str], SourceFigures]] = {}
 
-    def add(self, batches: Iterable[BatchFigures]) -> None:
-        for batch in batches:
+    def add(self, figures_of_batches: Iterable[BatchFigures]) -> None:
+        for batch in figures_of_batches:
             per_project = self._sources.get(batch.project_id)
             if per_project is None:
                 per_project = self._sources[batch.project_id] = {}

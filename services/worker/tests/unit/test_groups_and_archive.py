@@ -76,7 +76,16 @@ class TestGroup:
         assert held.events == len(whole.events) == group.events == 3
         assert held.line == landing_line(whole)
         assert batch_from_row(held.line) == whole
-        assert held.read_events() == whole.events  # decoded again for the live tail
+        assert held.sample == []
+
+    def test_the_live_tail_keeps_the_first_events_of_new_traffic_only(self) -> None:
+        group = Group(tail_sample=2)
+        group.add(entry(0, blob(1)), 30)
+        group.add(Entry(0, f"{NOW}-9", blob(2), sync="job_a", archived=True), 30)
+        live, replayed = group.batches
+        assert live.sample == decode_stored(blob(1), 30).events[:2]
+        assert replayed.sample == []
+        assert group.empty().tail_sample == 2
 
     def test_live_figures_are_taken_from_the_events_before_they_are_let_go(self) -> None:
         whole = decode_stored(blob(4), 30)
@@ -86,6 +95,9 @@ class TestGroup:
         group.add(Entry(0, f"{NOW}-1", blob(5), sync="job_a"), 30)  # not live: no figures
         live, synced = group.batches
         assert synced.figures is None
+        quiet = Group(live_figures=False)
+        quiet.add(entry(7, blob(4)), 30)
+        assert quiet.batches[0].figures is None
         assert live.figures == BatchFigures(
             project_id="p",
             service=whole.service,
