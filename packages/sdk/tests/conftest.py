@@ -51,7 +51,7 @@ class Reply:
 class IngestServer:
     """A stdlib HTTP server on 127.0.0.1 that answers ``POST /v1/events/batch`` like the ingest API."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.received: list[Received] = []
         self.script: list[Reply] = []
         self.drop_kept_alive = False
@@ -88,7 +88,7 @@ class IngestServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -153,6 +153,21 @@ def ingest() -> Iterator[IngestServer]:
     server = IngestServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def start_ingest() -> Iterator[Callable[[int], IngestServer]]:
+    """Start a recording ingest server on a given port (one nothing listened on before, say); closed after."""
+    servers: list[IngestServer] = []
+
+    def start(port: int) -> IngestServer:
+        server = IngestServer(port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture

@@ -117,7 +117,11 @@ class IpResolver:
             # The peer is the nearest of `hops` proxies, each of which appended one entry: the client is the
             # entry `hops` from the right. A shorter chain means the request entered behind the outer proxies,
             # and its left-most entry was still written by a trusted proxy.
-            return (chain[max(0, len(chain) - self._hops)] or None) if chain else peer
+            if not chain:
+                return peer
+            address = chain[max(0, len(chain) - self._hops)]
+            # A trusted proxy wrote something that is not an address ("unknown", "_hidden"): no client IP.
+            return address if address and _parse(address) is not None else None
         if peer is None or not self._trusted(peer):
             return peer  # the header came from an untrusted peer: it may be forged
         for address in reversed(chain):
@@ -132,9 +136,9 @@ class IpResolver:
         return parsed is not None and any(parsed in network for network in self._networks)
 
 
-def _truncate(address: str) -> str:
+def _truncate(address: str) -> str | None:
     parsed = _parse(address)
     if parsed is None:
-        return address[: limits.MAX_CLIENT_IP_LENGTH]
+        return None  # not an address (a server's odd peer value): nothing that could be truncated is sent
     prefix = 24 if parsed.version == 4 else 48
     return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)

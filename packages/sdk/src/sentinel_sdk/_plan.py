@@ -11,7 +11,7 @@ from typing import Any
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture
 from sentinel_sdk._client import Client
-from sentinel_sdk._privacy import is_text_body
+from sentinel_sdk._privacy import _text, is_text_body
 from sentinel_types import Consumer
 
 MEASURE_EVERY = 64
@@ -64,12 +64,16 @@ class CapturePlan:
         self._count = count = self._count + 1
         return not count % MEASURE_EVERY
 
-    def body_buffer(self, content_type: bytes | str | None) -> bytearray | None:
-        """An empty buffer when a body of this content type is to be captured, else None."""
+    def body_buffer(
+        self, content_type: bytes | str | None, content_encoding: bytes | str | None = None
+    ) -> bytearray | None:
+        """An empty buffer when a body of this content type is to be captured, else None. A body with a content
+        encoding (gzip, br...) is not text as it passes, whatever its type: it is not captured."""
         if not self.capture_bodies or content_type is None:
             return None
-        text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
-        return bytearray() if is_text_body(text) else None
+        if content_encoding and _text(content_encoding).strip().lower() not in ("", "identity"):
+            return None
+        return bytearray() if is_text_body(_text(content_type)) else None
 
     def add_body(self, buffer: bytearray, chunk: bytes | memoryview) -> None:
         """Append a chunk of a captured body, up to ``max_body_size`` bytes."""

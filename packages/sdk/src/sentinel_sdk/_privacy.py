@@ -7,7 +7,7 @@ app's own; matched values become ``[REDACTED]``. Values that survive are then sc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -134,20 +134,29 @@ class Redactor:
         return secret
 
     def query(self, query: str) -> str:
-        """A raw query string with secret-named parameters redacted and the other values scrubbed."""
-        parts = query.split("&")
+        """A raw query string with secret-named parameters redacted; every other name and value scrubbed (a
+        part without "=" is a name alone: ``?jane@example.com``)."""
+        return self._parameters(query, self._is_secret_parameter)
+
+    def _parameters(self, text: str, is_secret: Callable[[str], bool]) -> str:
+        parts = text.split("&")
         for index, part in enumerate(parts):
             name, sep, value = part.partition("=")
-            if not value:
-                continue
-            if self._is_secret_parameter(name):
+            if value and is_secret(name):
                 parts[index] = f"{name}{sep}{REDACTED}"
                 continue
-            decoded = unquote_plus(value) if "%" in value or "+" in value else value
-            scrubbed = self._scrub(decoded)
-            if scrubbed != decoded:
-                parts[index] = f"{name}{sep}{scrubbed}"
+            scrubbed_name, scrubbed_value = self._component(name), self._component(value)
+            if scrubbed_name is not name or scrubbed_value is not value:
+                parts[index] = f"{scrubbed_name}{sep}{scrubbed_value}"
         return "&".join(parts)
+
+    def _component(self, raw: str) -> str:
+        """A query or form name or value scrubbed (decoded first); ``raw`` itself when nothing was found."""
+        if not raw:
+            return raw
+        decoded = unquote_plus(raw) if "%" in raw or "+" in raw else raw
+        scrubbed = self._scrub(decoded)
+        return raw if scrubbed == decoded else scrubbed
 
     def _is_secret_parameter(self, raw_name: str) -> bool:
         secret = self._query_cache.get(raw_name)
@@ -158,7 +167,8 @@ class Redactor:
         return secret
 
     def body(self, raw: bytes | bytearray, content_type: str, truncated: bool) -> str:
-        """A captured body as text: JSON fields and form parameters redacted by name, everything scrubbed."""
+        """A captured body as text: JSON fields and form fields redacted by name (``redact_body_fields`` and the
+        built-in names), everything else scrubbed, names included."""
         text = bytes(raw).decode("utf-8", "replace")
         media = content_type.split(";", 1)[0].strip().lower()
         if media.endswith(_JSON_TYPES):
@@ -170,12 +180,18 @@ class Redactor:
                     pass  # not valid JSON, or nested too deep: redact what looks like fields below
             text = _JSON_PAIR.sub(self._json_pair, text)
         elif media == _FORM_TYPE:
-            return self.query(text)[: limits.MAX_CAPTURED_BODY_LENGTH]
+            return self._parameters(text, self._is_secret_field)[: limits.MAX_CAPTURED_BODY_LENGTH]
         return self._scrub(text)[: limits.MAX_CAPTURED_BODY_LENGTH]
 
+    def _is_secret_field(self, raw_name: str) -> bool:
+        return self._body_names.search(unquote_plus(raw_name)) is not None
+
     def _json(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: REDACTED if self._body_names.search(key) else self._json(item) for key, item in value.items()}
+        if isinstance(value, dict):  # names are redaction keys and scrubbed too (``{"jane@example.com": ...}``)
+            return {
+                self._scrub(key): REDACTED if self._body_names.search(key) else self._json(item)
+                for key, item in value.items()
+            }
         if isinstance(value, list):
             return [self._json(item) for item in value]
         if isinstance(value, str):

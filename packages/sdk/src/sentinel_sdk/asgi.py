@@ -28,7 +28,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_USER_AGENT, _TRACEPARENT, _PROXY, _CONTENT_TYPE = range(4)
+_USER_AGENT, _TRACEPARENT, _PROXY, _CONTENT_TYPE, _CONTENT_ENCODING = range(5)
 
 
 class SentinelMiddleware(Integration):
@@ -52,6 +52,7 @@ class SentinelMiddleware(Integration):
             wanted[self._plan.proxy_header.encode()] = _PROXY
         if self._plan.capture_bodies:
             wanted[b"content-type"] = _CONTENT_TYPE
+            wanted[b"content-encoding"] = _CONTENT_ENCODING
         self._wanted = wanted
         self._allowlist = frozenset(name.encode("latin-1") for name in self._plan.header_allowlist)
         self._defaults_only = len(wanted) == 2 and not self._allowlist and not self._plan.capture_headers
@@ -164,7 +165,7 @@ class SentinelMiddleware(Integration):
                 elif name == b"traceparent":
                     cap.traceparent = value
             return cap
-        found: list[bytes | None] = [None, None, None, None]
+        found: list[bytes | None] = [None, None, None, None, None]
         wanted = self._wanted.get
         allowlist = self._allowlist
         captured: list[tuple[bytes, bytes]] = []
@@ -184,26 +185,30 @@ class SentinelMiddleware(Integration):
         if plan.capture_headers:
             cap.request_headers = list(headers) if plan.all_headers else captured
         if plan.capture_bodies:
-            _start_body(plan, cap, "request", found[_CONTENT_TYPE])
+            _start_body(plan, cap, "request", found[_CONTENT_TYPE], found[_CONTENT_ENCODING])
         return cap
 
     def _response_headers(self, cap: Capture, headers: Any) -> None:
         plan = self._plan
-        content_type = None
+        content_type = content_encoding = None
         kept: list[tuple[bytes, bytes]] = []
         for name, value in headers:
             if name == b"content-type":
                 content_type = value
+            elif name == b"content-encoding":
+                content_encoding = value
             if plan.all_headers or name in self._allowlist:
                 kept.append((name, value))
         if plan.capture_headers:
             cap.response_headers = kept
         if plan.capture_bodies:
-            _start_body(plan, cap, "response", content_type)
+            _start_body(plan, cap, "response", content_type, content_encoding)
 
 
-def _start_body(plan: CapturePlan, cap: Capture, direction: str, content_type: bytes | None) -> None:
-    buffer = plan.body_buffer(content_type)
+def _start_body(
+    plan: CapturePlan, cap: Capture, direction: str, content_type: bytes | None, content_encoding: bytes | None
+) -> None:
+    buffer = plan.body_buffer(content_type, content_encoding)
     if buffer is None or content_type is None:
         return
     if direction == "request":

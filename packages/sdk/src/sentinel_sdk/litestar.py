@@ -24,6 +24,7 @@ try:
     from litestar.config.app import AppConfig
     from litestar.exceptions import HTTPException
     from litestar.plugins import InitPluginProtocol
+    from litestar.routes import ASGIRoute
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_framework("litestar", "Litestar", "litestar") from exc
 
@@ -39,9 +40,11 @@ __all__ = ["SentinelPlugin"]
 
 
 class _LitestarMiddleware(_ASGIMiddleware):
-    def __init__(self, app: Any, **options: Any) -> None:
+    def __init__(self, app: Any, *, mounts: dict[int, str] | None = None, **options: Any) -> None:
         super().__init__(app, **options)
         self._templates = Templates(from_braces)
+        self._mounts = mounts or {}
+        """Route template of each mounted ASGI app, by ``id`` of its route handler."""
 
     def _framework(self) -> tuple[str, str]:
         return "litestar", framework_version("litestar")
@@ -53,7 +56,12 @@ class _LitestarMiddleware(_ASGIMiddleware):
         if self._route_resolver is not None:
             return self._route_resolver(scope)
         path_template = scope.get("path_template")
-        return self._templates(path_template) if path_template else None
+        if path_template:
+            return self._templates(path_template)
+        if self._mounts:  # a mounted app: Litestar leaves no template, the mount point is its route
+            handler = scope.get("route_handler")
+            return self._mounts.get(id(handler)) if handler is not None else None
+        return None
 
 
 class SentinelPlugin(InitPluginProtocol):
@@ -87,7 +95,12 @@ class SentinelPlugin(InitPluginProtocol):
     def _install(self, app: Litestar) -> None:
         handler: Any = app.asgi_handler
         if not isinstance(handler, _LitestarMiddleware):
-            wrapped: Any = _LitestarMiddleware(handler, client=self.client, identify=self.identify)
+            mounts = {
+                id(route.route_handler): f"{route.path.rstrip('/')}/{{path}}"
+                for route in app.routes
+                if isinstance(route, ASGIRoute) and route.route_handler.is_mount
+            }
+            wrapped: Any = _LitestarMiddleware(handler, client=self.client, identify=self.identify, mounts=mounts)
             app.asgi_handler = wrapped
 
     @staticmethod

@@ -98,7 +98,7 @@ def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture
         cap.request_headers = environ_headers(environ, plan)
     if plan.capture_bodies:
         content_type = environ.get("CONTENT_TYPE")
-        cap.request_body = plan.body_buffer(content_type)
+        cap.request_body = plan.body_buffer(content_type, environ.get("HTTP_CONTENT_ENCODING"))
         if cap.request_body is not None:
             cap.request_body_type = content_type
     return cap
@@ -110,13 +110,18 @@ def response_started(plan: CapturePlan, cap: Capture, status: int, headers: Iter
     if not (plan.capture_headers or plan.capture_bodies):
         return
     kept = []
+    content_type = content_encoding = None
     for name, value in headers:
         lower = name.lower()
-        if lower == "content-type" and plan.capture_bodies:
-            cap.response_body = plan.body_buffer(value)
-            cap.response_body_type = value if cap.response_body is not None else None
+        if lower == "content-type":
+            content_type = value
+        elif lower == "content-encoding":
+            content_encoding = value
         if plan.all_headers or lower in plan.header_allowlist:
             kept.append((lower, value))
+    if plan.capture_bodies:
+        cap.response_body = plan.body_buffer(content_type, content_encoding)
+        cap.response_body_type = content_type if cap.response_body is not None else None
     if plan.capture_headers:
         cap.response_headers = kept
 

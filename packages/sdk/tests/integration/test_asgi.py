@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from collections.abc import Callable
@@ -221,3 +222,112 @@ async def test_an_inactive_client_leaves_requests_alone(ingest: Any) -> None:
     assert response.status_code == 201
     assert client.flush(timeout=0.1)
     assert ingest.received == []
+
+
+async def streaming_app(scope: Scope, receive: Any, send: Any) -> None:
+    """Three body chunks (sizes 100, 0, 250) after a start; ``/boom`` fails before answering."""
+    if scope["path"] == "/boom":
+        raise LookupError("missing")
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    for chunk, more in ((b"a" * 100, True), (b"", True), (b"b" * 250, False)):
+        await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+
+async def test_an_exception_is_recorded_and_raised_unchanged(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    with pytest.raises(LookupError, match="missing"):
+        await call(SentinelMiddleware(streaming_app, client=client), "GET", "/boom")
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.status, event.error) == (500, "LookupError")
+
+
+async def test_streamed_bodies_are_counted_chunk_by_chunk(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    answer = await call(SentinelMiddleware(streaming_app, client=client), "GET", "/stream")
+    assert len(answer.content) == 350
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.response_size, event.aborted) == (350, False)
+    assert event.ttfb_ms is not None
+    assert event.ttfb_ms <= event.duration_ms
+
+
+async def raw_call(app: Any, receive: Any, send: Any) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/stream",
+        "raw_path": b"/stream",
+        "query_string": b"",
+        "headers": [],
+        "client": ("198.51.100.9", 4321),
+    }
+    await app(scope, receive, send)
+
+
+async def test_a_client_that_leaves_mid_body_is_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    sent: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            if sent:
+                raise ConnectionResetError("client gone")  # how servers report a vanished client
+            sent.append(len(message["body"]))
+
+    with pytest.raises(ConnectionResetError):
+        await raw_call(SentinelMiddleware(streaming_app, client=client), receive, send)
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.aborted, event.status) == (True, 200)
+    assert sent == [100]
+
+
+async def test_a_disconnect_before_the_end_of_the_body_is_an_abort(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+
+    async def listening_app(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        assert (await receive())["type"] == "http.disconnect"  # the app notices and stops
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    await raw_call(SentinelMiddleware(listening_app, client=client), receive, send)
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.aborted, event.response_size) == (True, 7)
+
+
+async def test_content_encoded_bodies_are_not_captured(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client(capture_bodies=True)
+
+    async def gzipped_app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": gzip.compress(b'{"email": "jane@example.com"}')})
+
+    compressed = gzip.compress(b'{"email": "jane@example.com"}')
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    await call(SentinelMiddleware(gzipped_app, client=client), "POST", "/in", content=compressed, headers=headers)
+    await call(SentinelMiddleware(echo_app, client=client), "POST", "/plain", json={"email": "jane@example.com"})
+    client.flush()
+    encoded, plain = ingest.wait_for_events(2)
+    assert (encoded.request_body, encoded.response_body) == (None, None)
+    assert encoded.request_size == len(compressed)
+    assert plain.request_body is not None
+    assert json.loads(plain.request_body) == {"email": "[EMAIL]"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -9,10 +10,12 @@ import pytest
 
 pytest.importorskip("litestar")
 
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, Router, asgi, get, post
+from litestar.datastructures import State
 from litestar.params import PathParameter
 from litestar.response import Stream
-from litestar.testing import TestClient
+from litestar.testing import AsyncTestClient, TestClient
+from litestar.types import Receive, Scope, Send
 
 from sentinel_sdk import Client, Consumer, set_consumer
 from sentinel_sdk.litestar import SentinelPlugin
@@ -96,3 +99,79 @@ def test_consumers_come_from_set_consumer_or_identify(ingest: Any, make_client: 
     client.flush()
     consumers = [event.consumer for event in ingest.wait_for_events(2)]
     assert consumers == [Consumer(id="acct_1", group="free"), Consumer(id="acct_2")]
+
+
+@asgi("/files", is_mount=True, copy_scope=True)
+async def files(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"file"})
+
+
+def test_a_mounted_asgi_app_is_reported_under_its_mount_point(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    app = Litestar(
+        route_handlers=[Router("/static", route_handlers=[files]), user],
+        plugins=[SentinelPlugin(client=client)],
+    )
+    with TestClient(app) as http:
+        assert http.get("/static/files/css/site.css").text == "file"
+        assert http.get("/users/5").status_code == 200
+    client.flush()
+    mounted, routed = ingest.wait_for_events(2)
+    assert (mounted.route, mounted.path, mounted.response_size) == (
+        "/static/files/{path}",
+        "/static/files/css/site.css",
+        4,
+    )
+    assert routed.route == "/users/{user_id}"
+
+
+@get("/ticks")
+async def ticks(state: State) -> Stream:
+    async def body() -> AsyncIterator[bytes]:
+        while True:
+            yield b"tick"
+            state.ticked.set()
+            await asyncio.sleep(0.01)
+
+    return Stream(body())
+
+
+async def test_a_client_disconnect_is_recorded_as_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    ticked = asyncio.Event()
+    app = Litestar(route_handlers=[ticks], plugins=[SentinelPlugin(client=client)], state=State({"ticked": ticked}))
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await ticked.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/ticks",
+        "raw_path": b"/ticks",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test")],
+        "client": ("198.51.100.9", 5000),
+        "server": ("test", 80),
+    }
+    async with AsyncTestClient(app):  # runs the start-up hook that installs the middleware
+        await asyncio.wait_for(app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert event.aborted
+    assert (event.status, event.route) == (200, "/ticks")
+    assert event.response_size >= 4

@@ -184,6 +184,18 @@ class TestRetries:
         assert [event.path for event in batch.events] == ["/next"]
         assert batch.dropped.send_failed == 1
 
+    def test_a_refused_connection_is_retried_until_the_server_answers(
+        self, closed_port: int, start_ingest: Callable[[int], Any], make_client: Callable[..., Client]
+    ) -> None:
+        client = make_client(endpoint=f"http://127.0.0.1:{closed_port}")
+        request(client, "/early")
+        assert not client.flush(timeout=0.5)  # refused: the batch waits for its next attempt
+        late = start_ingest(closed_port)
+        assert client.flush(timeout=15)
+        (batch,) = late.accepted()
+        assert [event.path for event in batch.events] == ["/early"]
+        assert batch.dropped.send_failed == 0
+
 
 class TestLoss:
     def test_buffer_overflow_is_counted_in_the_next_batch(

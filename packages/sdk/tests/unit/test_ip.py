@@ -41,6 +41,11 @@ class TestHopCount:
     def test_without_the_header_the_peer_is_used(self) -> None:
         assert IpResolver(1).resolve("203.0.113.7", None) == "203.0.113.7"
 
+    @pytest.mark.parametrize("written", ["unknown", "not-an-ip", "<script>", "_hidden"])
+    def test_what_a_proxy_wrote_that_is_not_an_address_gives_none(self, written: str) -> None:
+        assert IpResolver(1).resolve("10.0.0.2", f"1.2.3.4, {written}") is None
+        assert IpResolver(1, anonymize="truncate").resolve("10.0.0.2", f"1.2.3.4, {written}") is None
+
 
 class TestTrustedNetworks:
     def resolver(self) -> IpResolver:
@@ -90,6 +95,9 @@ class TestAnonymisation:
         expected = hmac.new(KEY, b"203.0.113.77", hashlib.sha256).hexdigest()[:32]
         assert resolver.resolve("203.0.113.77", None) == expected
         assert resolver.resolve("203.0.113.78", None) != expected
+
+    def test_a_peer_that_is_not_an_address_is_not_sent_when_truncating(self) -> None:
+        assert IpResolver(None, anonymize="truncate").resolve("unix:/run/app.sock", None) is None
 
     def test_anonymisation_applies_to_the_resolved_client(self) -> None:
         resolver = IpResolver(1, anonymize="truncate")

@@ -82,6 +82,19 @@ class TestQuery:
     def test_parameters_without_values_are_kept(self) -> None:
         assert Redactor().query("flag&token=&x=1") == "flag&token=&x=1"
 
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            ("jane@example.com", "[EMAIL]"),  # a part without "=" is a name alone
+            ("4111111111111111&x=1", "[CARD]&x=1"),
+            ("jane%40example.com=1", "[EMAIL]=1"),
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "[JWT]"),
+            ("4111111111111112&x=1", "4111111111111112&x=1"),  # not a card number (Luhn)
+        ],
+    )
+    def test_names_and_bare_parts_are_scrubbed_too(self, query: str, expected: str) -> None:
+        assert Redactor().query(query) == expected
+
 
 class TestBodies:
     def test_json_fields_with_secret_names_are_redacted_at_any_depth(self) -> None:
@@ -114,6 +127,18 @@ class TestBodies:
     def test_form_bodies_are_redacted_like_query_strings(self) -> None:
         captured = Redactor().body(b"user=jane&password=hunter2", "application/x-www-form-urlencoded", False)
         assert captured == f"user=jane&password={REDACTED}"
+
+    def test_form_fields_follow_the_body_field_patterns(self) -> None:
+        redactor = Redactor(redact_body_fields=["^nickname$"], redact_query_params=["^page$"])
+        captured = redactor.body(
+            b"nickname=bob&page=2&mail=jane%40example.com", "application/x-www-form-urlencoded", False
+        )
+        assert captured == f"nickname={REDACTED}&page=2&mail=[EMAIL]"
+
+    def test_json_names_are_scrubbed_as_well_as_values(self) -> None:
+        body = json.dumps({"jane@example.com": {"4111111111111111": "x"}, "password": "p"}).encode()
+        captured = json.loads(Redactor().body(body, "application/json", truncated=False))
+        assert captured == {"[EMAIL]": {"[CARD]": "x"}, "password": REDACTED}
 
     def test_text_bodies_are_scrubbed(self) -> None:
         assert Redactor().body(b"card 4111111111111111", "text/plain", False) == "card [CARD]"

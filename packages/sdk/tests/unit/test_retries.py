@@ -1,12 +1,15 @@
-"""Retry policy pieces: Retry-After parsing, backoff bounds, which answers are retried."""
+"""Retry policy pieces: Retry-After parsing, backoff bounds, which answers are retried; the flush interval's jitter
+and the rate limit of the SDK's warnings."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 
 import pytest
 
+from sentinel_sdk import Client, _log
 from sentinel_sdk._sender import backoff_delay, is_retryable
 from sentinel_sdk._transport import parse_retry_after
 
@@ -44,3 +47,32 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 )
 def test_timeouts_rate_limits_and_server_errors_are_retried(status: int, retried: bool) -> None:
     assert is_retryable(status) is retried
+
+
+def test_the_flush_interval_is_jittered_within_a_fifth() -> None:
+    client = Client(api_key="k", endpoint="http://127.0.0.1:9", flush_interval=2.0)
+    try:
+        intervals = [client._sender._interval() for _ in range(200)]
+    finally:
+        client.shutdown(timeout=0)
+    assert all(1.6 <= interval <= 2.4 for interval in intervals)
+    assert max(intervals) - min(intervals) > 0.2  # spread, so that a fleet of processes does not send in step
+
+
+def test_warnings_are_rate_limited_per_key_and_count_what_they_held_back(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _log.reset()
+    monkeypatch.setattr(_log, "_INTERVAL_S", 0.2)
+    with caplog.at_level(logging.WARNING, logger="sentinel_sdk"):
+        for _ in range(5):
+            _log.warn("endpoint", "sentinel_sdk: the endpoint is down")
+        _log.warn("identify", "sentinel_sdk: identify failed")
+        time.sleep(0.25)
+        _log.warn("endpoint", "sentinel_sdk: the endpoint is down")
+    _log.reset()
+    assert [record.getMessage() for record in caplog.records] == [
+        "sentinel_sdk: the endpoint is down",
+        "sentinel_sdk: identify failed",
+        "sentinel_sdk: the endpoint is down (4 similar warnings suppressed)",
+    ]
