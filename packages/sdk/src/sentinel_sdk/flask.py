@@ -19,6 +19,7 @@ itself; their type is recorded through the ``got_request_exception`` signal.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from functools import partial
 from time import perf_counter_ns, time_ns
@@ -245,14 +246,30 @@ class _FlaskMiddleware(SentinelMiddleware):
 
 
 def _flask_capture() -> Capture | None:
-    """The capture of the Flask request being handled, if any."""
+    """The capture of the Flask request being handled, if any: the innermost captured one when a view pushed a
+    request context of its own (``app.test_request_context()``), whose environ has none."""
     context = _cv_request.get(None)
-    if context is None:
+    for _ in range(_MAX_NESTED_CONTEXTS):
+        if context is None:
+            return None
+        capture: Capture | None = context.request.environ.get(CAPTURE_KEY)
+        if capture is not None:
+            return None if capture.queued else capture  # queued: the sender may be reading it
+        context = _outer_context(context)
+    return None
+
+
+_MAX_NESTED_CONTEXTS = 8
+
+
+def _outer_context(context: Any) -> Any:
+    """The request context that was current when ``context`` was pushed (Flask keeps the token of each push)."""
+    tokens = getattr(context, "_cv_tokens", None)
+    if not tokens:
         return None
-    capture: Capture | None = context.request.environ.get(CAPTURE_KEY)
-    if capture is None or capture.queued:
-        return None  # queued: the sender may be reading it (a thread that outlived its response)
-    return capture
+    token = tokens[-1][0] if isinstance(tokens[-1], tuple) else tokens[-1]
+    outer = getattr(token, "old_value", contextvars.Token.MISSING)
+    return None if outer is contextvars.Token.MISSING else outer
 
 
 finders.append(_flask_capture)

@@ -365,3 +365,21 @@ def test_set_consumer_reaches_the_flask_capture_inside_generic_middleware(
     events = {event.route: event for event in ingest.wait_for_events(2)}
     assert events["/api/me"].consumer == Consumer(id="acct_5", name="Five")
     assert events[None].consumer is None
+
+
+def test_set_consumer_inside_a_request_context_pushed_by_the_view_reaches_the_request(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    app = make_app(client)
+
+    @app.get("/nested")
+    def nested() -> str:
+        with app.test_request_context("/elsewhere"):  # e.g. to build a URL for another host
+            set_consumer("acct_nested")
+        return "ok"
+
+    assert served(app).get("/nested").data == b"ok"
+    client.flush()
+    (event,) = ingest.wait_for_events(1)
+    assert (event.route, event.consumer) == ("/nested", Consumer(id="acct_nested"))
