@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import msgspec
 
@@ -143,7 +143,7 @@ class Redactor:
         for index, part in enumerate(parts):
             name, sep, value = part.partition("=")
             if value and is_secret(name):
-                parts[index] = f"{name}{sep}{REDACTED}"
+                parts[index] = f"{self._component(name)}{sep}{REDACTED}"
                 continue
             scrubbed_name, scrubbed_value = self._component(name), self._component(value)
             if scrubbed_name is not name or scrubbed_value is not value:
@@ -151,12 +151,13 @@ class Redactor:
         return "&".join(parts)
 
     def _component(self, raw: str) -> str:
-        """A query or form name or value scrubbed (decoded first); ``raw`` itself when nothing was found."""
+        """A query or form name or value scrubbed (decoded first, encoded again so that what was decoded cannot
+        add parameters); ``raw`` itself when nothing was found."""
         if not raw:
             return raw
         decoded = unquote_plus(raw) if "%" in raw or "+" in raw else raw
         scrubbed = self._scrub(decoded)
-        return raw if scrubbed == decoded else scrubbed
+        return raw if scrubbed == decoded else quote_plus(scrubbed, safe="[]")
 
     def _is_secret_parameter(self, raw_name: str) -> bool:
         secret = self._query_cache.get(raw_name)
@@ -188,10 +189,14 @@ class Redactor:
 
     def _json(self, value: Any) -> Any:
         if isinstance(value, dict):  # names are redaction keys and scrubbed too (``{"jane@example.com": ...}``)
-            return {
-                self._scrub(key): REDACTED if self._body_names.search(key) else self._json(item)
-                for key, item in value.items()
-            }
+            result: dict[str, Any] = {}
+            for key, item in value.items():
+                name = base = self._scrub(key)
+                suffix = 2
+                while name in result:  # two names scrubbed alike (two emails, say): both kept
+                    name, suffix = f"{base}#{suffix}", suffix + 1
+                result[name] = REDACTED if self._body_names.search(key) else self._json(item)
+            return result
         if isinstance(value, list):
             return [self._json(item) for item in value]
         if isinstance(value, str):

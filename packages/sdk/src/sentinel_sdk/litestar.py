@@ -40,11 +40,11 @@ __all__ = ["SentinelPlugin"]
 
 
 class _LitestarMiddleware(_ASGIMiddleware):
-    def __init__(self, app: Any, *, mounts: dict[int, str] | None = None, **options: Any) -> None:
+    def __init__(self, app: Any, *, mounts: dict[int, list[str]] | None = None, **options: Any) -> None:
         super().__init__(app, **options)
         self._templates = Templates(from_braces)
         self._mounts = mounts or {}
-        """Route template of each mounted ASGI app, by ``id`` of its route handler."""
+        """The mount points of each mounted ASGI app (full paths, longest first), by ``id`` of its route handler."""
 
     def _framework(self) -> tuple[str, str]:
         return "litestar", framework_version("litestar")
@@ -55,13 +55,12 @@ class _LitestarMiddleware(_ASGIMiddleware):
     def route(self, scope: Scope) -> str | None:
         if self._route_resolver is not None:
             return self._route_resolver(scope)
+        if self._mounts:
+            points = self._mounts.get(id(scope.get("route_handler")))
+            if points is not None:  # a mounted app: its mount point (Litestar leaves no template, or "/")
+                return _mount_template(points, scope)
         path_template = scope.get("path_template")
-        if path_template:
-            return self._templates(path_template)
-        if self._mounts:  # a mounted app: Litestar leaves no template, the mount point is its route
-            handler = scope.get("route_handler")
-            return self._mounts.get(id(handler)) if handler is not None else None
-        return None
+        return self._templates(path_template) if path_template else None
 
 
 class SentinelPlugin(InitPluginProtocol):
@@ -95,11 +94,12 @@ class SentinelPlugin(InitPluginProtocol):
     def _install(self, app: Litestar) -> None:
         handler: Any = app.asgi_handler
         if not isinstance(handler, _LitestarMiddleware):
-            mounts = {
-                id(route.route_handler): f"{route.path.rstrip('/')}/{{path}}"
-                for route in app.routes
-                if isinstance(route, ASGIRoute) and route.route_handler.is_mount
-            }
+            mounts: dict[int, list[str]] = {}
+            for route in app.routes:
+                if isinstance(route, ASGIRoute) and route.route_handler.is_mount:
+                    mounts.setdefault(id(route.route_handler), []).append(route.path.rstrip("/"))
+            for points in mounts.values():
+                points.sort(key=len, reverse=True)
             wrapped: Any = _LitestarMiddleware(handler, client=self.client, identify=self.identify, mounts=mounts)
             app.asgi_handler = wrapped
 
@@ -107,3 +107,15 @@ class SentinelPlugin(InitPluginProtocol):
     async def _after_exception(exc: Exception, scope: Any) -> None:
         if not isinstance(exc, HTTPException):
             record_exception(exc)
+
+
+def _mount_template(points: list[str], scope: Scope) -> str:
+    """``<mount point>/{path}`` of the mount point the request came in through (a handler may be mounted at several
+    paths; the longest that prefixes the request's path)."""
+    if len(points) > 1:
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "")
+        for point in points:
+            if path == point or path.startswith(point + "/"):
+                return f"{point}/{{path}}"
+    return f"{points[0]}/{{path}}"

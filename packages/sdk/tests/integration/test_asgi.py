@@ -144,7 +144,7 @@ async def test_paths_and_queries_are_scrubbed_before_sending(ingest: Any, make_c
     await call(SentinelMiddleware(echo_app, client=client), "GET", url)
     client.flush()
     (event,) = ingest.wait_for_events(1)
-    assert event.path == "/users/[EMAIL]/cards/[CARD]?token=[REDACTED]&note=call [EMAIL]&page=2"
+    assert event.path == "/users/[EMAIL]/cards/[CARD]?token=[REDACTED]&note=call+[EMAIL]&page=2"
     raw = b"".join(received.body for received in ingest.received)
     assert b"jane" not in raw
     assert b"4111111111111111" not in raw

@@ -175,3 +175,36 @@ async def test_a_client_disconnect_is_recorded_as_an_abort(ingest: Any, make_cli
     assert event.aborted
     assert (event.status, event.route) == (200, "/ticks")
     assert event.response_size >= 4
+
+
+@asgi(["/one", "/two/more"], is_mount=True, copy_scope=True)
+async def twice(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@asgi("/", is_mount=True, copy_scope=True)
+async def everything_else(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"fallback"})
+
+
+def test_an_app_mounted_twice_is_reported_under_the_mount_point_used(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    app = Litestar(route_handlers=[twice], plugins=[SentinelPlugin(client=client)])
+    with TestClient(app) as http:
+        http.get("/one/a")
+        http.get("/two/more/b/c")
+    client.flush()
+    assert [event.route for event in ingest.wait_for_events(2)] == ["/one/{path}", "/two/more/{path}"]
+
+
+def test_an_app_mounted_at_the_root_is_reported_as_every_path(ingest: Any, make_client: Callable[..., Client]) -> None:
+    client = make_client()
+    app = Litestar(route_handlers=[everything_else], plugins=[SentinelPlugin(client=client)])
+    with TestClient(app) as http:
+        assert http.get("/anything/else").text == "fallback"
+    client.flush()
+    assert ingest.wait_for_events(1)[0].route == "/{path}"

@@ -90,6 +90,9 @@ class TestQuery:
             ("jane%40example.com=1", "[EMAIL]=1"),
             ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "[JWT]"),
             ("4111111111111112&x=1", "4111111111111112&x=1"),  # not a card number (Luhn)
+            ("token_for_jane@example.com=abc", "[EMAIL]=[REDACTED]"),  # a secret name is scrubbed too
+            ("q=jane%40example.com+%26x%3D1", "q=[EMAIL]+%26x%3D1"),  # what was decoded adds no parameter
+            ("a%20b=c+d&%ZZ=1", "a%20b=c+d&%ZZ=1"),  # nothing found: the raw text
         ],
     )
     def test_names_and_bare_parts_are_scrubbed_too(self, query: str, expected: str) -> None:
@@ -139,6 +142,11 @@ class TestBodies:
         body = json.dumps({"jane@example.com": {"4111111111111111": "x"}, "password": "p"}).encode()
         captured = json.loads(Redactor().body(body, "application/json", truncated=False))
         assert captured == {"[EMAIL]": {"[CARD]": "x"}, "password": REDACTED}
+
+    def test_names_scrubbed_alike_are_all_kept(self) -> None:
+        body = json.dumps({"jane@example.com": 1, "bob@example.com": 2, "[EMAIL]": 3}).encode()
+        captured = json.loads(Redactor().body(body, "application/json", truncated=False))
+        assert captured == {"[EMAIL]": 1, "[EMAIL]#2": 2, "[EMAIL]#3": 3}
 
     def test_text_bodies_are_scrubbed(self) -> None:
         assert Redactor().body(b"card 4111111111111111", "text/plain", False) == "card [CARD]"
