@@ -1,10 +1,12 @@
 """The Tinybird backend: rows appended through the Events API, figures read through Pipes.
 
 Writes are NDJSON ``POST {api_url}/v0/events?name=<datasource>&wait=true`` with a bearer token; ``wait=true``
-makes the answer wait until the rows are durably written, which the worker needs before acknowledging. 429 and
-5xx answers are retried with backoff, honouring ``Retry-After``. The Events API has no deduplication token, so
-unlike ClickHouse a batch written twice (a worker crash between write and acknowledgement) is counted twice
-until the ``events`` datasource (a ReplacingMergeTree on the event id) merges; the pipes read the rollups.
+makes the answer wait until the rows are durably written, which the worker needs before acknowledging. 408, 429
+and 5xx answers are retried with backoff, honouring ``Retry-After``. The Events API has no deduplication token:
+unlike with ClickHouse, a batch written twice (a worker killed between write and acknowledgement, an answer lost
+after Tinybird stored the rows) is counted twice in the rollups the pipes read; the ``events`` datasource (a
+ReplacingMergeTree on the event id) drops the repeat when it merges. Within one process, a write retried under
+the same token does not send again a datasource an earlier attempt delivered.
 Datasources and pipes live in ``infra/tinybird/`` and mirror the ClickHouse tables and queries.
 """
 
@@ -26,7 +28,13 @@ from sentinel_analytics.wire import StoredBatch
 from sentinel_config import TinybirdSettings
 
 _json = msgspec.json.Encoder()
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_SENT_MEMORY = 1_024
+"""Tokens whose datasources written so far are remembered (writes of a group still being retried)."""
+
+
+def _retryable(status: int) -> bool:
+    """Rate limits, timeouts and every server error are retried; other answers refuse the data."""
+    return status in (408, 429) or status >= 500
 
 
 def _time(ms: int) -> str:
@@ -150,6 +158,7 @@ class TinybirdStore:
                 "SENTINEL_TINYBIRD_TOKEN is required when the analytics backend is tinybird", retryable=False
             )
         self.settings = settings
+        self._sent: dict[str, set[str]] = {}
         self.attempts = attempts
         self.backoff_s = backoff_s
         self._client = client or httpx.AsyncClient(
@@ -171,7 +180,7 @@ class TinybirdStore:
                 if response.status_code < 300:
                     return
                 error = f"Tinybird answered {response.status_code} for datasource {datasource}: {response.text[:300]}"
-                if response.status_code not in _RETRY_STATUSES:
+                if not _retryable(response.status_code):
                     raise StoreError(error, retryable=False)
                 delay = max(delay, _retry_after(response))
             if attempt < self.attempts:
@@ -182,9 +191,17 @@ class TinybirdStore:
     async def write(self, token: str, batches: Sequence[StoredBatch]) -> None:
         if not batches:
             return
-        # Events first: a batch row means its events are in (the loss counters are read from batches).
-        await self._send("events", event_rows(batches))
-        await self._send("batches", batch_rows(batches))
+        # Events first: a batch row means its events are in (the loss counters are read from batches). A write
+        # retried under the same token does not send again what an earlier attempt delivered.
+        sent = self._sent.pop(token, set())
+        self._sent[token] = sent
+        while len(self._sent) > _SENT_MEMORY:
+            del self._sent[next(iter(self._sent))]
+        for datasource, rows in (("events", event_rows), ("batches", batch_rows)):
+            if datasource not in sent:
+                await self._send(datasource, rows(batches))
+                sent.add(datasource)
+        self._sent.pop(token, None)
 
     async def write_rows(self, token: str, lines: Sequence[bytes]) -> None:
         """The Events API takes named fields: the rows are read back into batches first."""
@@ -204,7 +221,7 @@ class TinybirdStore:
         if response.status_code >= 300:
             raise StoreError(
                 f"Tinybird pipe {name} answered {response.status_code}: {response.text[:300]}",
-                retryable=response.status_code in _RETRY_STATUSES,
+                retryable=_retryable(response.status_code),
             )
         data: list[dict[str, Any]] = response.json()["data"]
         return data

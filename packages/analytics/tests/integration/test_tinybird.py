@@ -120,6 +120,29 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(recorder: str) -> N
     assert [r["query"]["name"][0] for r in Recorder.requests] == ["events", "events", "events", "batches"]
 
 
+@pytest.mark.parametrize("status", [408, 501, 507, 520, 524])
+async def test_every_server_error_and_timeout_is_retried(recorder: str, status: int) -> None:
+    Recorder.answers = [(status, {}), (202, {}), (202, {})]
+    store = TinybirdStore(TinybirdSettings(api_url=recorder, token=TOKEN), backoff_s=0.01)
+    await store.write("t", batches(1))
+    await store.close()
+    assert [r["query"]["name"][0] for r in Recorder.requests] == ["events", "events", "batches"]
+
+
+async def test_a_retried_write_does_not_send_the_events_again(recorder: str) -> None:
+    Recorder.answers = [(202, {}), (503, {}), (202, {})]  # events in; batches fail for this attempt
+    store = TinybirdStore(TinybirdSettings(api_url=recorder, token=TOKEN), attempts=1, backoff_s=0.01)
+    sent = batches(1)
+    with pytest.raises(StoreError) as failed:
+        await store.write("t", sent)
+    assert failed.value.retryable
+    await store.write("t", sent)  # the worker retries the group under the same token
+    await store.write("t", sent)  # a later, separate write of the same token sends everything again
+    await store.close()
+    names = [r["query"]["name"][0] for r in Recorder.requests]
+    assert names == ["events", "batches", "batches", "events", "batches"]
+
+
 async def test_a_rejected_body_is_not_retried(recorder: str) -> None:
     Recorder.answers = [(400, {})]
     store = TinybirdStore(TinybirdSettings(api_url=recorder, token=TOKEN), backoff_s=0.01)

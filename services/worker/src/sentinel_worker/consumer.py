@@ -36,6 +36,8 @@ from sentinel_worker.tail import LiveMetrics, TailPublisher
 log = structlog.get_logger("sentinel.worker")
 
 T = TypeVar("T")
+_SLOT_WAIT_S = 0.5
+"""How often a group waiting for a write slot checks for shutdown and refreshes the lag gauge."""
 _ZERO_ID = (b"0-0", "0-0")
 
 
@@ -81,6 +83,7 @@ class Consumer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()
         self._deadline: float | None = None
+        self._stop: asyncio.Event | None = None
         self._next_claim = 0.0
         self._next_trim = 0.0
         self._next_lag = 0.0
@@ -111,6 +114,7 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then write and acknowledge what was read, within the shutdown timeout."""
         log.info("consumer_started", consumer=self.name, partitions=len(self.partitions))
+        self._stop = stop
         pending = self._group()
         failures = 1  # creates the groups on the first pass
         while not stop.is_set():
@@ -130,7 +134,8 @@ class Consumer:
 
     async def drain(self, pending: Group) -> None:
         """Shutdown: submit what was read, then wait for in-flight inserts up to the shutdown timeout."""
-        self._deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.settings.shutdown_timeout_s
         if len(pending):
             await self._submit(pending)
         if self._tasks:
@@ -162,10 +167,7 @@ class Consumer:
                 self.metrics.metrics_ticks_published_total += await self.live.flush()
             except RedisError as exc:
                 log.warning("metrics_tick_failed", error=str(exc))
-        if now >= self._next_lag:
-            self._next_lag = now + 1.0
-            lags = await partition_lag(self.redis, len(self.partitions), self.group)
-            self.metrics.lag_entries = sum(lags.values())
+        await self._refresh_lag(now)
         wait_s = max(0.0, pending.started + self.settings.flush_interval_s - time.monotonic()) if len(pending) else 0.1
         # Read about what the insert still has room for, spread over the partitions.
         room = max(1, (self.settings.flush_events - pending.events) // self._events_per_entry)
@@ -199,14 +201,29 @@ class Consumer:
 
     # --- writing -------------------------------------------------------------------------------------------
     async def _submit(self, group: Group) -> None:
-        """Start writing ``group``; waits while ``max_inflight`` writes are already running (back-pressure)."""
+        """Start writing ``group``; waits while ``max_inflight`` writes are already running (back-pressure). Once
+        shutdown's deadline passes while waiting, the group is left unwritten: its entries stay pending, for this
+        consumer's successor or another consumer to claim."""
         self._held[id(group)] = group
+        next_keepalive = time.monotonic() + self.settings.claim_idle_s / 3
         while True:
             try:
-                await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.claim_idle_s / 3)
+                await asyncio.wait_for(self._slots.acquire(), timeout=_SLOT_WAIT_S)
                 break
             except TimeoutError:
+                pass
+            try:
+                self._check_deadline()
+            except _Stopping:
+                self._held.pop(id(group), None)
+                log.warning("insert_left_pending", token=group.token, entries=len(group))
+                return
+            now = time.monotonic()
+            if now >= next_keepalive:
+                next_keepalive = now + self.settings.claim_idle_s / 3
                 await self._keepalive(Group())
+            with contextlib.suppress(RedisError):
+                await self._refresh_lag(now)  # the lag grows while writes fail: keep the gauge current
         self._inflight.add(group.token)
         self.metrics.inflight_inserts += 1
         task = asyncio.create_task(self._commit(group))
@@ -370,7 +387,18 @@ class Consumer:
             await asyncio.sleep(delay)
             delay = min(self.settings.retry_max_s, delay * 2)
 
+    async def _refresh_lag(self, now: float) -> None:
+        """Update the lag gauge, at most once a second."""
+        if now >= self._next_lag:
+            self._next_lag = now + 1.0
+            lags = await partition_lag(self.redis, len(self.partitions), self.group)
+            self.metrics.lag_entries = sum(lags.values())
+
     def _check_deadline(self) -> None:
+        """Raise ``_Stopping`` once shutdown's deadline has passed; the deadline starts when the stop is asked for
+        (a write failing since before keeps retrying until then)."""
+        if self._deadline is None and self._stop is not None and self._stop.is_set():
+            self._deadline = time.monotonic() + self.settings.shutdown_timeout_s
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise _Stopping
 

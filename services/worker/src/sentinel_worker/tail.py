@@ -34,16 +34,18 @@ _json = msgspec.json.Encoder()
 
 
 class TailPublisher:
-    """A token bucket per project (``rate`` events/s, burst of one second); sampling is the first events that fit."""
+    """A token bucket per project (``rate`` events/s, a burst of one second or one event, whichever is more);
+    sampling is the first events that fit."""
 
     def __init__(self, client: Any, rate: float) -> None:
         self.client = client
         self.rate = rate
+        self._burst = max(rate, 1.0)  # below one event a second, the bucket still fills up to one event
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def _allowance(self, project_id: str, now: float) -> int:
-        tokens, last = self._buckets.get(project_id, (self.rate, now))
-        tokens = min(self.rate, tokens + (now - last) * self.rate)
+        tokens, last = self._buckets.get(project_id, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self.rate)
         self._buckets[project_id] = (tokens, now)
         return int(tokens)
 

@@ -92,3 +92,30 @@ async def test_s3_down_means_no_ack_then_catch_up(
     finally:
         await archive.close()
         engine.stop()
+
+
+async def test_a_stop_during_an_outage_ends_within_the_shutdown_timeout_and_the_lag_stays_reported(
+    queue: Queue, tmp_path: Path
+) -> None:
+    engine = ClickHouseEngine(tmp_path / "clickhouse").start()
+    try:
+        settings = worker_settings(
+            queue,
+            await fresh_database(engine.url),
+            tmp_path / "archive",
+            max_inflight=1,
+            flush_events=20,  # one batch per insert: a second insert waits for the first's slot
+            shutdown_timeout_s=1.0,
+        )
+        rng = random.Random(8)
+        async with running_consumer(settings) as consumer:
+            engine.stop()
+            await queue.enqueue([make_batch(rng, project_id="p-stuck", events=20, now_ms=NOW) for _ in range(4)])
+            await wait_for(lambda: _at_least(consumer.metrics.store_retries_total, 2), what="failed store writes")
+            await queue.enqueue([make_batch(rng, project_id="p-stuck", events=20, now_ms=NOW) for _ in range(30)])
+            await wait_for(lambda: _at_least(consumer.metrics.lag_entries, 25), what="the lag gauge to follow")
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 8  # the shutdown timeout (1 s) plus a retry's sleep, not forever
+        assert await queue.pending() >= 1  # left for a successor: nothing acknowledged, nothing lost
+    finally:
+        engine.stop()
