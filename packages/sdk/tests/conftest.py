@@ -156,6 +156,54 @@ def ingest() -> Iterator[IngestServer]:
 
 
 @pytest.fixture
+def http_scope() -> Callable[[str], dict[str, Any]]:
+    """A raw ASGI HTTP scope for a GET of ``path`` from 198.51.100.9, for tests that drive an app's ``receive`` and
+    ``send`` themselves (client disconnects, failing sends)."""
+
+    def scope(path: str) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test")],
+            "client": ("198.51.100.9", 5000),
+            "server": ("test", 80),
+        }
+
+    return scope
+
+
+@pytest.fixture
+def leaving_client() -> Callable[[Any], tuple[Any, Any]]:
+    """ASGI ``receive`` and ``send`` of a client that sends an empty request, then leaves (``http.disconnect``)
+    once the given ``asyncio.Event`` is set; what the app sends is dropped."""
+
+    def client(gone: Any) -> tuple[Any, Any]:
+        received = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal received
+            if not received:
+                received = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        return receive, send
+
+    return client
+
+
+@pytest.fixture
 def start_ingest() -> Iterator[Callable[[int], IngestServer]]:
     """Start a recording ingest server on a given port (one nothing listened on before, say); closed after."""
     servers: list[IngestServer] = []

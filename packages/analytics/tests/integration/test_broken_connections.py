@@ -78,10 +78,13 @@ class InsertBreakingProxy:
 
 
 @pytest.fixture
-async def proxy(ch_settings: ClickHouseSettings) -> AsyncIterator[tuple[InsertBreakingProxy, ClickHouseSettings]]:
+async def behind_proxy(ch_settings: ClickHouseSettings) -> AsyncIterator[tuple[InsertBreakingProxy, ClickHouseStore]]:
+    """A store whose connections go through an ``InsertBreakingProxy`` (breaking nothing until told)."""
     breaker = InsertBreakingProxy(urlsplit(ch_settings.url).port or 8123)
     url = await breaker.start()
-    yield breaker, msgspec.structs.replace(ch_settings, url=url)
+    store = await ClickHouseStore.open(msgspec.structs.replace(ch_settings, url=url))
+    yield breaker, store
+    await store.close()
     await breaker.close()
 
 
@@ -94,26 +97,22 @@ def rows(project_id: str) -> list[bytes]:
 
 
 async def test_an_insert_whose_connection_breaks_is_sent_again_and_stored_once(
-    proxy: tuple[InsertBreakingProxy, ClickHouseSettings], ch_client: Any
+    behind_proxy: tuple[InsertBreakingProxy, ClickHouseStore], ch_client: Any
 ) -> None:
-    breaker, settings = proxy
-    store = await ClickHouseStore.open(settings)
+    breaker, store = behind_proxy
     breaker.breaks = 1
     await store.write_rows("broken-once", rows("p-broken"))
-    await store.close()
     assert (breaker.broken, breaker.inserts) == (1, 2)
     assert await row_count(ch_client, "events", "p-broken") == 60
 
 
 async def test_an_insert_that_keeps_breaking_is_a_retryable_store_error(
-    proxy: tuple[InsertBreakingProxy, ClickHouseSettings], ch_client: Any
+    behind_proxy: tuple[InsertBreakingProxy, ClickHouseStore], ch_client: Any
 ) -> None:
-    breaker, settings = proxy
-    store = await ClickHouseStore.open(settings)
+    breaker, store = behind_proxy
     breaker.breaks = 10
     with pytest.raises(StoreError) as failed:
         await store.write_rows("broken-always", rows("p-unreachable"))
-    await store.close()
     assert failed.value.retryable
     assert breaker.inserts == 2  # sent twice by the store, not more
     assert await row_count(ch_client, "events", "p-unreachable") == 0

@@ -253,23 +253,9 @@ async def test_streamed_bodies_are_counted_chunk_by_chunk(ingest: Any, make_clie
     assert event.ttfb_ms <= event.duration_ms
 
 
-async def raw_call(app: Any, receive: Any, send: Any) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/stream",
-        "raw_path": b"/stream",
-        "query_string": b"",
-        "headers": [],
-        "client": ("198.51.100.9", 4321),
-    }
-    await app(scope, receive, send)
-
-
-async def test_a_client_that_leaves_mid_body_is_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+async def test_a_client_that_leaves_mid_body_is_an_abort(
+    ingest: Any, make_client: Callable[..., Client], http_scope: Callable[[str], dict[str, Any]]
+) -> None:
     client = make_client()
     sent: list[int] = []
 
@@ -283,7 +269,7 @@ async def test_a_client_that_leaves_mid_body_is_an_abort(ingest: Any, make_clien
             sent.append(len(message["body"]))
 
     with pytest.raises(ConnectionResetError):
-        await raw_call(SentinelMiddleware(streaming_app, client=client), receive, send)
+        await SentinelMiddleware(streaming_app, client=client)(http_scope("/stream"), receive, send)
     client.flush()
     (event,) = ingest.wait_for_events(1)
     assert (event.aborted, event.status) == (True, 200)
@@ -291,7 +277,7 @@ async def test_a_client_that_leaves_mid_body_is_an_abort(ingest: Any, make_clien
 
 
 async def test_a_disconnect_before_the_end_of_the_body_is_an_abort(
-    ingest: Any, make_client: Callable[..., Client]
+    ingest: Any, make_client: Callable[..., Client], http_scope: Callable[[str], dict[str, Any]]
 ) -> None:
     client = make_client()
 
@@ -306,7 +292,7 @@ async def test_a_disconnect_before_the_end_of_the_body_is_an_abort(
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    await raw_call(SentinelMiddleware(listening_app, client=client), receive, send)
+    await SentinelMiddleware(listening_app, client=client)(http_scope("/stream"), receive, send)
     client.flush()
     (event,) = ingest.wait_for_events(1)
     assert (event.aborted, event.response_size) == (True, 7)

@@ -137,37 +137,18 @@ async def ticks(state: State) -> Stream:
     return Stream(body())
 
 
-async def test_a_client_disconnect_is_recorded_as_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+async def test_a_client_disconnect_is_recorded_as_an_abort(
+    ingest: Any,
+    make_client: Callable[..., Client],
+    http_scope: Callable[[str], dict[str, Any]],
+    leaving_client: Callable[[Any], tuple[Any, Any]],
+) -> None:
     client = make_client()
     ticked = asyncio.Event()
     app = Litestar(route_handlers=[ticks], plugins=[SentinelPlugin(client=client)], state=State({"ticked": ticked}))
-    received = False
+    receive, send = leaving_client(ticked)
 
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await ticked.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Any) -> None:
-        pass
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/ticks",
-        "raw_path": b"/ticks",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("198.51.100.9", 5000),
-        "server": ("test", 80),
-    }
+    scope = http_scope("/ticks")
     async with AsyncTestClient(app):  # runs the start-up hook that installs the middleware
         await asyncio.wait_for(app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
     client.flush()

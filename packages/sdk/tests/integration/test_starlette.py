@@ -191,7 +191,12 @@ class TestFastAPI:
         assert event.consumer is None
 
 
-async def test_a_client_disconnect_is_recorded_as_an_abort(ingest: Any, make_client: Callable[..., Client]) -> None:
+async def test_a_client_disconnect_is_recorded_as_an_abort(
+    ingest: Any,
+    make_client: Callable[..., Client],
+    http_scope: Callable[[str], dict[str, Any]],
+    leaving_client: Callable[[Any], tuple[Any, Any]],
+) -> None:
     """A raw ASGI call whose client leaves (``http.disconnect``) in the middle of a streamed response."""
     client = make_client()
     gone = asyncio.Event()
@@ -207,33 +212,9 @@ async def test_a_client_disconnect_is_recorded_as_an_abort(ingest: Any, make_cli
 
     app = Starlette(routes=[Route("/ticks", endless)])
     app.add_middleware(SentinelMiddleware, client=client)
-    received = False
+    receive, send = leaving_client(gone)
 
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/ticks",
-        "raw_path": b"/ticks",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("198.51.100.9", 5000),
-        "server": ("test", 80),
-    }
+    scope = http_scope("/ticks")
     await asyncio.wait_for(app(scope, receive, send), timeout=10)
     client.flush()
     (event,) = ingest.wait_for_events(1)
