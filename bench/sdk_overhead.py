@@ -30,6 +30,7 @@ import threading
 import time
 import tracemalloc
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -418,39 +419,39 @@ def full_buffer_memory() -> tuple[float, int]:
     return (after - before) / 1e6, held
 
 
-def sender_breakdown(count: int = 10_000) -> dict[str, float]:
+def sender_breakdown(framework: str, count: int = 10_000) -> dict[str, float]:
     """Where a default event's sender time goes, per event, measured on this thread (no competition)."""
-    import zlib
-
-    from sentinel_sdk._events import event_ids
+    from sentinel_sdk._events import EventIds
+    from sentinel_sdk._transport import _gzip
     from sentinel_types import EventBatch, SdkInfo, encode
 
+    make_app, install, *_ = FRAMEWORKS[framework]
+    runner = asgi_runner if framework == "starlette" else wsgi_runner
     client = Client(api_key="bench", endpoint="http://127.0.0.1:9")
     captures: list[Any] = []
     client.capture = captures.append  # keep the captures instead of sending them
-    app = starlette_app()
-    install_sentinel_starlette(app, client)
-    asgi_runner(app)(count)
+    app = make_app()
+    install(app, client)
+    runner(app)(count)
     builder = client._sender.builder
     started = time.thread_time_ns()
-    ids = event_ids(len(captures))
+    ids = EventIds().raw(len(captures))
     ids_ns = time.thread_time_ns() - started
     started = time.thread_time_ns()
-    events = [builder.build(capture, event_id) for capture, event_id in zip(captures, ids, strict=True)]
+    offset = time.time_ns() - time.perf_counter_ns()
+    events = [builder.build(capture, event_id, offset) for capture, event_id in zip(captures, ids, strict=True)]
     build_ns = time.thread_time_ns() - started
     started = time.thread_time_ns()
     bodies = []
-    for offset in range(0, len(events), 1_000):
+    for first in range(0, len(events), 1_000):
         batch = EventBatch(
-            batch_id=ids[0], sent_at=0, sdk=SdkInfo(name="x", version="1"), events=events[offset : offset + 1_000]
+            batch_id=uuid.uuid4(), sent_at=0, sdk=SdkInfo(name="x", version="1"), events=events[first : first + 1_000]
         )
         bodies.append(encode(batch, "msgpack"))
     encode_ns = time.thread_time_ns() - started
     started = time.thread_time_ns()
     for body in bodies:
-        compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
-        compressor.compress(body)
-        compressor.flush()
+        _gzip(body)
     gzip_ns = time.thread_time_ns() - started
     per = 1_000 * len(captures)
     return {"event ids": ids_ns / per, "build": build_ns / per, "encode": encode_ns / per, "gzip": gzip_ns / per}
@@ -528,7 +529,7 @@ def main() -> None:
         logging.getLogger("sentinel_sdk").setLevel(logging.CRITICAL)  # the memory probe's endpoint never answers
         memory_mb, held = full_buffer_memory()
         logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
-        breakdown = sender_breakdown()
+        breakdown = {framework: sender_breakdown(framework) for framework in ("starlette", "flask")}
         steady = {framework: sender_steady(endpoint, framework) for framework in ("starlette", "flask")}
         alone, sender_alone = compare(endpoint, args.requests, args.runs, SENTINEL_ONLY)
         side_by_side, sender_with_peers = compare(endpoint, args.requests, args.runs, None)
@@ -553,8 +554,12 @@ def main() -> None:
             f"\nSender, one {framework} app alone, steady: {per_event:.2f} µs CPU per event "
             f"({per_batch:,.0f} events per batch)"
         )
-    parts = ", ".join(f"{name} {value:.2f}" for name, value in breakdown.items())
-    print(f"\nA default event, single-threaded, µs: {parts}; total {sum(breakdown.values()):.2f} (HTTP excluded)")
+    for framework, figures in breakdown.items():
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in figures.items())
+        print(
+            f"\nA default {framework} event, single-threaded, µs: {parts}; total {sum(figures.values()):.2f} "
+            "(HTTP excluded)"
+        )
     overhead = stats["overhead"]
     print(
         f"\nSink received {stats['events']:,} events in {stats['batches']} batches; losses {stats['dropped']}; "

@@ -10,42 +10,43 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import deque
-from collections.abc import Callable
 
 from sentinel_sdk._capture import Capture
 from sentinel_types import CaptureOverhead, LossCounters
 
 
 class Buffer:
-    """A FIFO of captures with a fixed capacity; starts the sender with the first capture and wakes it when a
-    full batch is waiting."""
+    """A FIFO of captures with a fixed capacity; wakes the sender when a full batch is waiting."""
 
-    def __init__(self, capacity: int, batch_size: int, start_sender: Callable[[], None]) -> None:
+    def __init__(self, capacity: int, batch_size: int) -> None:
         self.capacity = capacity
         self.batch_size = batch_size
-        self._start_sender = start_sender
+        self._quiet_below = max(0, min(capacity, batch_size - 1))
+        """Below this length, an append can neither fill the buffer nor complete a batch."""
         self.reset()
 
     def reset(self) -> None:
-        """Empty the buffer, zero its counter and forget the sender (in a forked child)."""
+        """Empty the buffer and zero its counter (in a forked child)."""
         self._items: deque[Capture] = deque()
         self.ready = threading.Event()
         """Set when a full batch is waiting (the sender also wakes on its timer)."""
         self.queue_full = 0
         """Captures dropped because the buffer was full, since start (only grows)."""
-        self._started = False
 
     def put(self, capture: Capture) -> None:
         """Append a capture, or drop and count it when the buffer is full. Called on the request path."""
         items = self._items
+        if len(items) < self._quiet_below:  # the common case in as few steps as possible
+            items.append(capture)
+        else:
+            self._put_near_a_limit(items, capture)
+
+    def _put_near_a_limit(self, items: deque[Capture], capture: Capture) -> None:
         if len(items) >= self.capacity:
             self.queue_full += 1
             return
         items.append(capture)
-        if not self._started:
-            self._started = True
-            self._start_sender()
-        elif len(items) == self.batch_size:
+        if not len(items) % self.batch_size:  # a full batch (or one more) is waiting
             self.ready.set()
 
     def take(self, count: int) -> list[Capture]:

@@ -22,23 +22,24 @@ class Capture(msgspec.Struct, gc=False):
 
     A struct (its fields set in one constructor call on the request path) that the garbage collector does not
     track: the buffer holds up to thousands of captures between batches, which the collections triggered by the
-    app's own allocations would otherwise traverse. A capture never takes part in a reference cycle: it refers to
+    app's own allocations would otherwise traverse. The fields a request path sets at its start come first, so
+    that one positional call sets them. A capture never takes part in a reference cycle: it refers to
     strings, numbers, header lists, body buffers and a consumer, never to the request, the app or itself.
     """
 
-    wall_ns: int  # time.time_ns() when the request reached the middleware
-    start_ns: int  # perf_counter_ns() at the same moment; durations are measured from it
+    start_ns: int  # perf_counter_ns() when the request reached the middleware: durations are measured from it, and
+    # the sender dates the event from it (no wall-clock read on the request path; see ``EventBuilder.build``)
     method: str
     path: str
     query: bytes | str
     peer: str | None  # address of the TCP peer: the client, or the nearest proxy
+    user_agent: bytes | str | None = None
+    traceparent: bytes | str | None = None
+    request_size: int = 0
     status: int = 0
     end_ns: int = 0  # perf_counter_ns() when the last body chunk was sent (or the app returned)
     ttfb_ns: int = 0  # perf_counter_ns() of the first response body chunk
-    request_size: int = 0
     response_size: int = 0
-    user_agent: bytes | str | None = None
-    traceparent: bytes | str | None = None
     proxy_header: bytes | str | None = None  # read only when trusted_proxies is set
     route: str | None = None
     consumer: Consumer | None = None

@@ -40,10 +40,7 @@ class Client:
         self.active = self.options.active
         """True while requests are captured: configured, enabled, and not shut down (read it, do not set it)."""
         self._framework = ""
-        self._buffer = Buffer(self.options.buffer_size, self.options.batch_size, self._start)
-        self.capture: Callable[[Capture], None] = self._buffer.put
-        """Queue one capture for sending; never blocks (drops and counts when the buffer is full). Middleware
-        calls it at the end of each request."""
+        self._buffer = Buffer(self.options.buffer_size, self.options.batch_size)
         self._setup()
         if self.options.enabled and not self.options.active:
             _log.warn(
@@ -54,6 +51,10 @@ class Client:
         _clients.add(self)
 
     def _setup(self) -> None:
+        self.capture: Callable[[Capture], None] = self._first_capture
+        """Queue one capture for sending; never blocks (drops and counts when the buffer is full). Middleware
+        calls it at the end of each request. The first starts the sender thread; then it is the buffer's ``put``
+        itself (no check on the request path)."""
         self._ledger = LossLedger()
         self._lost_before_shutdown = 0
         self._sender = Sender(self.options, self._buffer, self._ledger, self._sdk_info)
@@ -118,6 +119,11 @@ class Client:
         if self._framework:
             runtime = f"{runtime}; {self._framework}"
         return SdkInfo(name=SDK_NAME, version=__version__, runtime=runtime[: limits.MAX_SDK_RUNTIME_LENGTH])
+
+    def _first_capture(self, capture: Capture) -> None:
+        self._start()
+        self.capture = self._buffer.put
+        self._buffer.put(capture)
 
     def _start(self) -> None:
         with self._start_lock:

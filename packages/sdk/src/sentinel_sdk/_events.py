@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import uuid
 from functools import lru_cache
@@ -14,7 +15,7 @@ from sentinel_sdk._ip import IpResolver
 from sentinel_sdk._options import Options
 from sentinel_sdk._privacy import Redactor
 from sentinel_sdk._scrub import scrub_path
-from sentinel_types import Consumer, Event, limits
+from sentinel_types import Consumer, limits
 
 _METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
 _COMMON_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -30,25 +31,76 @@ _VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
 _uuid_list = msgspec.msgpack.Decoder(list[uuid.UUID])
 
 
-def event_ids(count: int) -> list[uuid.UUID]:
-    """``count`` random (version 4) UUIDs from one read of the OS's random source.
+class EventIds:
+    """Random (version 4) UUIDs for events, made a batch at a time.
 
-    ``uuid.UUID(...)`` costs about 1.5 µs in Python; msgspec builds UUIDs in C from 16-byte MessagePack
-    ``bin`` values, so the random bytes are laid out as a MessagePack array of them and decoded at once
-    (about 0.15 µs per id).
+    The 16 bytes of each id are what MessagePack carries (``bin 16``, the wire's UUID encoding), so a MessagePack
+    batch takes them as ``bytes``: no ``uuid.UUID`` object is built (about 1.5 µs each in Python). The random bits
+    come from a generator seeded from the OS's random source, not from the OS for every batch: reading it releases
+    the GIL, and taking the GIL back while the app is busy costs the sender its warm caches. Ids only need to be
+    unique (they name events, they guard nothing), and 122 bits from a generator with 256 bits of OS seed are. A
+    forked child reseeds before its first batch (two processes must never make the same ids: the worker keeps
+    one event per id).
     """
-    random = bytearray(os.urandom(16 * count))
-    random[6::16] = random[6::16].translate(_VERSION_4)
-    random[8::16] = random[8::16].translate(_VARIANT_RFC_4122)
-    packed = bytearray(5 + 18 * count)  # array32 header, then per id: 0xc4 (bin8), 16 (length), 16 bytes
-    packed[0] = 0xDD
-    packed[1:5] = count.to_bytes(4, "big")
-    packed[5::18] = b"\xc4" * count
-    packed[6::18] = b"\x10" * count
-    for offset in range(16):
-        packed[7 + offset :: 18] = random[offset::16]
-    ids: list[uuid.UUID] = _uuid_list.decode(packed)
-    return ids
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._random = random.Random()  # noqa: S311 - unique ids, not secrets (see above)
+
+    def raw(self, count: int) -> list[bytes]:
+        """``count`` ids as their 16 bytes."""
+        data = self._bytes(count)
+        return [data[offset : offset + 16] for offset in range(0, 16 * count, 16)]
+
+    def uuids(self, count: int) -> list[uuid.UUID]:
+        """``count`` ids as ``uuid.UUID`` (for the JSON wire format), built in C from one MessagePack array."""
+        data = self._bytes(count)
+        packed = bytearray(5 + 18 * count)  # array32 header, then per id: 0xc4 (bin8), 16 (length), 16 bytes
+        packed[0] = 0xDD
+        packed[1:5] = count.to_bytes(4, "big")
+        packed[5::18] = b"\xc4" * count
+        packed[6::18] = b"\x10" * count
+        for offset in range(16):
+            packed[7 + offset :: 18] = data[offset::16]
+        ids: list[uuid.UUID] = _uuid_list.decode(packed)
+        return ids
+
+    def _bytes(self, count: int) -> bytes:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._random.seed(os.urandom(32))
+        data = bytearray(self._random.randbytes(16 * count))
+        data[6::16] = data[6::16].translate(_VERSION_4)
+        data[8::16] = data[8::16].translate(_VARIANT_RFC_4122)
+        return bytes(data)
+
+
+class WireEvent(msgspec.Struct, omit_defaults=True, gc=False):
+    """What the sender encodes for one event: ``sentinel_types.Event``'s fields under the same names and
+    defaults, built with one positional call (several times cheaper than keywords and attribute sets). Encoding
+    does not validate; the builder applies the wire limits itself, and every batch decodes as ``Event`` (tested).
+    """
+
+    event_id: uuid.UUID | bytes  # 16 bytes for MessagePack (its UUID encoding), a UUID for JSON
+    timestamp: int
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    route: str | None = None
+    ttfb_ms: float | None = None
+    request_size: int = 0
+    response_size: int = 0
+    client_ip: str | None = None
+    user_agent: str | None = None
+    trace_id: str | None = None
+    consumer: Consumer | None = None
+    error: str | None = None
+    aborted: bool = False
+    request_headers: dict[str, str] | None = None
+    response_headers: dict[str, str] | None = None
+    request_body: str | None = None
+    response_body: str | None = None
 
 
 class EventBuilder:
@@ -74,51 +126,63 @@ class EventBuilder:
         """True when the request path must keep the proxy header."""
         return self._ips.reads_proxy_header
 
-    def build(self, c: Capture, event_id: uuid.UUID) -> Event:
-        """The wire event of one capture."""
-        # Only the required fields go through the constructor; the others are set when they differ from their
-        # default, which is several times cheaper than passing every field by keyword.
+    def build(self, c: Capture, event_id: uuid.UUID | bytes, clock_offset_ns: int) -> WireEvent:
+        """The wire event of one capture.
+
+        ``clock_offset_ns`` is ``time_ns() - perf_counter_ns()`` read when the batch is built: the request path
+        records only the monotonic start, and the event is dated by it. A capture waits seconds at most, in which
+        the two clocks move apart by microseconds (unless the wall clock is stepped meanwhile: then the event is
+        dated on the new clock, as its batch is).
+        """
+        # The fields of almost every event in one positional call; the rare ones are set afterwards.
         start = c.start_ns
         status = c.status or (_ABORTED_BEFORE_RESPONSE if c.aborted else 500)
         duration = (c.end_ns or start) - start
-        event = Event(
-            event_id=event_id,
-            timestamp=c.wall_ns // 1_000_000,
-            method=c.method if c.method in _COMMON_METHODS else _method(c.method),
-            path=self._path(c.path, c.query),
-            status=status if 100 <= status <= 599 else 500,
-            duration_ms=(duration if duration < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6,
-        )
-        if c.route is not None:
-            event.route = c.route[:_MAX_ROUTE]
-        if c.ttfb_ns:
-            ttfb = c.ttfb_ns - start
-            event.ttfb_ms = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
-        if c.request_size:
-            event.request_size = c.request_size
-        if c.response_size:
-            event.response_size = c.response_size
-        if self._peer_is_client:
-            if c.peer is not None:
-                event.client_ip = c.peer[:_MAX_CLIENT_IP]
+        ttfb: int | float | None = c.ttfb_ns
+        if ttfb:
+            ttfb -= start
+            ttfb = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
         else:
-            event.client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
-        user_agent = c.user_agent
-        if user_agent is not None:
-            text = user_agent.decode("latin-1") if isinstance(user_agent, bytes) else user_agent
-            event.user_agent = text[:_MAX_USER_AGENT]
+            ttfb = None
+        route = c.route
+        if self._peer_is_client:
+            peer = c.peer
+            client_ip = None if peer is None else peer[:_MAX_CLIENT_IP]
+        else:
+            client_ip = self._ips.resolve(c.peer, None if c.proxy_header is None else _text(c.proxy_header))
+        agent = c.user_agent
+        user_agent = None
+        if agent is not None:
+            user_agent = (agent.decode("latin-1") if isinstance(agent, bytes) else agent)[:_MAX_USER_AGENT]
         traceparent = c.traceparent
+        trace_id = None
         if traceparent is not None:  # W3C ``00-<32 hex>-<16 hex>-<2 hex>``: the trace id, unless malformed or zero
-            if isinstance(traceparent, str):  # WSGI hands headers over as latin-1 text
+            if not isinstance(traceparent, bytes):  # WSGI hands headers over as latin-1 text
                 try:
                     traceparent = traceparent.encode("latin-1")
                 except UnicodeEncodeError:
                     traceparent = b""
             # bytes.isalnum is ASCII-only, and twice as fast as str's
             if len(traceparent) >= 55 and traceparent[2] == 45 == traceparent[35]:
-                trace_id = traceparent[3:35]
-                if trace_id.isalnum() and trace_id != _ZERO_TRACE_ID:
-                    event.trace_id = trace_id.decode()
+                trace = traceparent[3:35]
+                if trace.isalnum() and trace != _ZERO_TRACE_ID:
+                    trace_id = trace.decode()
+        method = c.method
+        event = WireEvent(
+            event_id,
+            (start + clock_offset_ns) // 1_000_000,
+            method if method in _COMMON_METHODS else _method(method),
+            self._path(c.path, c.query),
+            status if 100 <= status <= 599 else 500,
+            (duration if duration < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6,
+            None if route is None else route[:_MAX_ROUTE],
+            ttfb,
+            c.request_size,
+            c.response_size,
+            client_ip,
+            user_agent,
+            trace_id,
+        )
         if c.consumer is not None:
             event.consumer = _consumer(c.consumer)
         if c.error is not None:

@@ -11,14 +11,15 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import msgspec
 
 from sentinel_sdk import _log
 from sentinel_sdk._buffer import Buffer, LossLedger, OverheadStats
 from sentinel_sdk._capture import Capture
-from sentinel_sdk._events import EventBuilder, event_ids
+from sentinel_sdk._events import EventBuilder, EventIds, WireEvent
 from sentinel_sdk._options import Options
 from sentinel_sdk._transport import Reply, Transport
 from sentinel_sdk._version import SDK_NAME, __version__
@@ -58,6 +59,7 @@ class Sender:
         self._ledger = ledger
         self._sdk = sdk
         self._builder = EventBuilder(options)
+        self._ids = EventIds()
         self._overhead = OverheadStats()
         self._transport = Transport(
             options.endpoint or "",
@@ -165,15 +167,19 @@ class Sender:
             _log.warn("shutdown", "sentinel_sdk: %d events not sent before the shutdown deadline", len(captures))
 
     def _ship(self, captures: list[Capture]) -> None:
-        ids = event_ids(len(captures))
+        count = len(captures)
+        ids: Sequence[uuid.UUID | bytes] = (
+            self._ids.raw(count) if self._options.wire_format == "msgpack" else self._ids.uuids(count)
+        )
         build = self._builder.build
+        offset = time.time_ns() - time.perf_counter_ns()
         try:  # the common case in one comprehension; a capture that fails to build is found below
-            events = [build(capture, event_id) for capture, event_id in zip(captures, ids, strict=True)]
+            events = [build(capture, event_id, offset) for capture, event_id in zip(captures, ids, strict=True)]
         except Exception:
             events = []
             for capture, event_id in zip(captures, ids, strict=True):
                 try:
-                    events.append(build(capture, event_id))
+                    events.append(build(capture, event_id, offset))
                 except Exception:
                     self._ledger.add(send_failed=1)
                     _log.warn("build", "sentinel_sdk: could not build an event; it is counted as lost", exc_info=True)
@@ -183,10 +189,10 @@ class Sender:
         if events:
             self._send(events, self._ledger.take(self._buffer), self._overhead.take())
 
-    def _send(self, events: list[Event], dropped: LossCounters, overhead: CaptureOverhead | None) -> None:
+    def _send(self, events: list[WireEvent], dropped: LossCounters, overhead: CaptureOverhead | None) -> None:
         opts = self._options
         batch = EventBatch(
-            batch_id=uuid.uuid4(),
+            batch_id=uuid.UUID(bytes=self._ids.raw(1)[0]),
             sent_at=time.time_ns() // 1_000_000,
             sdk=self._sdk(),
             service=opts.service,
@@ -194,7 +200,7 @@ class Sender:
             sample_rate=opts.sample_rate,
             dropped=dropped,
             overhead=overhead,
-            events=events,
+            events=cast("list[Event]", events),  # WireEvent encodes as an Event (tested)
         )
         body = encode(batch, opts.wire_format)
         if len(body) > limits.TARGET_BATCH_BYTES and len(events) > 1:

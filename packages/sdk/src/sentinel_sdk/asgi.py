@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
-from time import perf_counter_ns, time_ns
+from time import perf_counter_ns
 from typing import Any
 
 from sentinel_sdk import _log
@@ -154,9 +154,7 @@ class SentinelMiddleware(Integration):
         if plan.filtering and plan.skip(path):
             return None
         peer = scope.get("client")
-        cap = Capture(
-            time_ns(), start, scope["method"], path, scope.get("query_string", b""), peer[0] if peer else None
-        )
+        cap = Capture(start, scope["method"], path, scope.get("query_string", b""), peer[0] if peer else None)
         headers = scope["headers"]
         if self._defaults_only:  # the common case, kept as cheap as it gets
             for name, value in headers:

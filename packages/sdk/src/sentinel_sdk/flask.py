@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterable
 from functools import partial
-from time import perf_counter_ns, time_ns
+from time import perf_counter_ns
 from typing import Any
 
 from sentinel_sdk._guard import missing_framework
@@ -37,7 +37,7 @@ from flask.globals import _cv_request  # the current request context, without th
 from sentinel_sdk import _log
 from sentinel_sdk._capture import Capture, finders
 from sentinel_sdk._client import Client
-from sentinel_sdk._plan import MEASURE_EVERY, CapturePlan, framework_version, identify, make_client
+from sentinel_sdk._plan import CapturePlan, framework_version, identify, make_client, measuring
 from sentinel_sdk._routes import Templates, from_angles
 from sentinel_sdk.wsgi import Environ, ResponseIterator, SentinelMiddleware, StartResponse, response_started
 from sentinel_types import Consumer
@@ -45,6 +45,7 @@ from sentinel_types import Consumer
 __all__ = ["Sentinel"]
 
 _EMPTY_BODY_STATUSES = frozenset((204, 304))
+_STATUSES_WITH_A_BODY = frozenset(range(200, 600)) - _EMPTY_BODY_STATUSES
 _HELD = (list, tuple)  # werkzeug's "sequence" bodies, held in memory (it sets their Content-Length itself)
 CAPTURE_KEY = "sentinel_sdk.capture"
 """The environ key of a request's capture while Flask handles it."""
@@ -95,43 +96,44 @@ class _FlaskMiddleware(SentinelMiddleware):
         super().__init__(app, client=client, identify=identify)
         self._templates = Templates(from_angles)
         self._plain = self._plan.plain and not self._plan.filtering
+        self._measure = measuring()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # Inside Flask every bytecode on the request path costs tens of nanoseconds (the app's own code keeps the
+        # caches busy): this method and ``finalize_request`` are written for the fewest steps in the common case.
         if not self.client.active:
             return self.app(environ, start_response)
         start = perf_counter_ns()
         cap = None
         if self._plain:
             # ``start`` for the default options (every request captured, no headers, bodies or proxy header),
-            # inlined: inside Flask each Python call on the request path costs a few tenths of a microsecond.
-            # Anything unusual (a non-ASCII path, a streamed request body) goes to ``start``.
+            # inlined. Anything unusual (a non-ASCII path, a streamed request body, a key missing from the
+            # environ) goes to ``start``.
             try:
                 get = environ.get
-                path = get("PATH_INFO", "")
+                path = environ["PATH_INFO"]
                 script = get("SCRIPT_NAME")
                 if script:
                     path = script + path
                 length = get("CONTENT_LENGTH")
                 if path.isascii() and (length or "HTTP_TRANSFER_ENCODING" not in environ):
                     cap = Capture(
-                        time_ns(),
                         start,
-                        get("REQUEST_METHOD", "GET"),
+                        environ["REQUEST_METHOD"],
                         path or "/",
                         get("QUERY_STRING", ""),
                         get("REMOTE_ADDR"),
-                        user_agent=get("HTTP_USER_AGENT"),
-                        traceparent=get("HTTP_TRACEPARENT"),
-                        request_size=(int(length) if length.isdigit() else 0) if length else 0,
+                        get("HTTP_USER_AGENT"),
+                        get("HTTP_TRACEPARENT"),
+                        (int(length) if length.isdigit() else 0) if length else 0,
                     )
-            except Exception:  # an environ no server should give: start() has the careful path
+            except Exception:  # start() has the careful path
                 cap = None
         if cap is None:
             cap = self.start(environ, start)
             if cap is None:
                 return self.app(environ, start_response)
-        self._count = count = self._count + 1
-        if not count % MEASURE_EVERY:
+        if next(self._measure):
             cap.overhead_ns = perf_counter_ns() - start
         environ[CAPTURE_KEY] = cap  # where set_consumer, finalize_request and the exception signal find it
         try:
@@ -147,7 +149,6 @@ class _FlaskMiddleware(SentinelMiddleware):
             if cap.overhead_ns:
                 self._done(cap)
             else:  # _done, inlined for the common case
-                cap.queued = True
                 try:
                     self.client.capture(cap)
                 except Exception:
@@ -158,54 +159,89 @@ class _FlaskMiddleware(SentinelMiddleware):
 
     def finalizing(self, finalize: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
         """Wrap ``Flask.finalize_request``: record the response of the current capture, arrange its completion."""
-        plan = self._plan
-        templates = self._templates
-        known = templates.known.get
-        callback = self._identify
-        done = self._done
+        known = self._templates.known.get
+        record = self._record
 
         def finalize_request(rv: Any, from_error_handler: bool = False) -> flask.Response:
             response = finalize(rv, from_error_handler)
             context = _cv_request.get(None)
             if context is None:
                 return response
-            request = context.request
-            environ: Environ = request.environ
-            cap = environ.get(CAPTURE_KEY)
-            if cap is None or cap.status:
-                return response  # not captured (a request made inside a view, too), or already recorded
-            began = perf_counter_ns() if cap.overhead_ns else 0
             try:
-                cap.status = status = response.status_code
-                rule = request.url_rule
-                if rule is not None:
-                    script = environ.get("SCRIPT_NAME")
-                    raw = script + rule.rule if script else rule.rule
-                    cap.route = known(raw) or templates(raw)
-                if callback is not None:
-                    identify(cap, callback, request)
-                if plan.capture_headers or plan.capture_bodies:
-                    response_started(plan, cap, status, response.headers.items())
-                body: Any = response.response
-                if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
-                    cap.ttfb_ns = _WHEN_RETURNED
-                elif type(body) in _HELD and not response.direct_passthrough:
-                    if len(body) == 1 and type(chunk := body[0]) is bytes and cap.response_body is None:
-                        cap.response_size += len(chunk)  # the usual body: one chunk of bytes
-                    else:
-                        _count_held(plan, cap, body)  # a list or tuple (checked above)
-                    cap.ttfb_ns = _WHEN_RETURNED
-                else:  # streamed (or passed through): counted as it goes, completed at its end or close
-                    response.response = ResponseIterator(body, cap, plan, partial(done, cap))
-            except Exception:
-                _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
-                cap.status = cap.status or getattr(response, "status_code", 0)
-                cap.ttfb_ns = _WHEN_RETURNED
-            if began:
-                cap.overhead_ns += perf_counter_ns() - began
+                request = context.request
+                environ: Environ = request.environ
+                cap = environ.get(CAPTURE_KEY)
+                if cap is None or cap.status:
+                    return response  # not captured (a request made inside a view, too), or already recorded
+                if not cap.overhead_ns:
+                    # The common case: a rule matched at the app's root, one chunk of bytes held in memory, a
+                    # status with a body. Anything else (and a request whose cost is measured) takes ``record``.
+                    rule = request.url_rule
+                    body = response.response
+                    if rule is not None and type(body) is list and not response.direct_passthrough:
+                        (chunk,) = body  # not one chunk: ``record`` (below)
+                        route = known(rule.rule)
+                        status = response._status_code  # what the status_code property returns, without a call
+                        if (
+                            type(chunk) is bytes
+                            and route is not None
+                            and status in _STATUSES_WITH_A_BODY
+                            and cap.method != "HEAD"
+                            and not environ.get("SCRIPT_NAME")
+                        ):
+                            cap.status = status
+                            cap.route = route
+                            cap.response_size = len(chunk)
+                            cap.ttfb_ns = _WHEN_RETURNED
+                            return response
+            except Exception:  # noqa: S110 - anything unexpected: ``record`` has the careful path (and logs)
+                pass
+            record(response)
             return response
 
-        return finalize_request
+        def finalize_request_with_options(rv: Any, from_error_handler: bool = False) -> flask.Response:
+            return record(finalize(rv, from_error_handler))
+
+        simple = self._identify is None and not (self._plan.capture_headers or self._plan.capture_bodies)
+        return finalize_request if simple else finalize_request_with_options
+
+    def _record(self, response: flask.Response) -> flask.Response:
+        """Record the response of the current capture (status, route, size, headers), arrange its completion."""
+        context = _cv_request.get(None)
+        if context is None:
+            return response
+        request = context.request
+        environ: Environ = request.environ
+        cap = environ.get(CAPTURE_KEY)
+        if cap is None or cap.status:
+            return response
+        plan = self._plan
+        began = perf_counter_ns() if cap.overhead_ns else 0
+        try:
+            cap.status = status = response.status_code
+            rule = request.url_rule
+            if rule is not None:
+                script = environ.get("SCRIPT_NAME")
+                cap.route = self._templates(script + rule.rule if script else rule.rule)
+            if self._identify is not None:
+                identify(cap, self._identify, request)
+            if plan.capture_headers or plan.capture_bodies:
+                response_started(plan, cap, status, response.headers.items())
+            body: Any = response.response
+            if cap.method == "HEAD" or status < 200 or status in _EMPTY_BODY_STATUSES:
+                cap.ttfb_ns = _WHEN_RETURNED
+            elif type(body) in _HELD and not response.direct_passthrough:
+                _count_held(plan, cap, body)  # a list or tuple (checked above)
+                cap.ttfb_ns = _WHEN_RETURNED
+            else:  # streamed (or passed through): counted as it goes, completed at its end or close
+                response.response = ResponseIterator(body, cap, plan, partial(self._done, cap))
+        except Exception:
+            _log.warn("flask-finalize", "sentinel_sdk: could not record a Flask response", exc_info=True)
+            cap.status = cap.status or getattr(response, "status_code", 0)
+            cap.ttfb_ns = _WHEN_RETURNED
+        if began:
+            cap.overhead_ns += perf_counter_ns() - began
+        return response
 
     def exception_raised(self, sender: Flask, exception: BaseException, **extra: Any) -> None:
         """Flask's ``got_request_exception``: record the exception's type, and the route and consumer now, while

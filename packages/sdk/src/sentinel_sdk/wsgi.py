@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from functools import partial
-from time import perf_counter_ns, time_ns
+from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -79,16 +79,15 @@ def begin(plan: CapturePlan, environ: Environ, path: str, start: int) -> Capture
     """A capture of a request described by a WSGI environ (or Django's ``request.META``)."""
     get = environ.get
     length = get("CONTENT_LENGTH")
-    cap = Capture(  # one call with keywords: cheaper than setting the same attributes one by one
-        time_ns(),
+    cap = Capture(  # one positional call: cheaper than keywords or setting the same attributes one by one
         start,
         get("REQUEST_METHOD", "GET"),
         path,
         get("QUERY_STRING", ""),
         get("REMOTE_ADDR"),
-        user_agent=get("HTTP_USER_AGENT"),
-        traceparent=get("HTTP_TRACEPARENT"),
-        request_size=(int(length) if length.isdigit() else 0) if length else 0,
+        get("HTTP_USER_AGENT"),
+        get("HTTP_TRACEPARENT"),
+        (int(length) if length.isdigit() else 0) if length else 0,
     )
     if plan.plain:
         return cap

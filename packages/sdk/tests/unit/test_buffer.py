@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from sentinel_sdk import Client
 from sentinel_sdk._buffer import Buffer, LossLedger, OverheadStats
 from sentinel_sdk._capture import Capture
 
@@ -13,50 +14,56 @@ pytestmark = pytest.mark.unit
 
 
 def capture() -> Capture:
-    return Capture(time.time_ns(), time.perf_counter_ns(), "GET", "/", b"", None)
+    return Capture(time.perf_counter_ns(), "GET", "/", b"", None)
 
 
 class TestBuffer:
     def test_a_full_buffer_drops_and_counts(self) -> None:
-        buffer = Buffer(capacity=3, batch_size=10, start_sender=lambda: None)
+        buffer = Buffer(capacity=3, batch_size=10)
         for _ in range(5):
             buffer.put(capture())
         assert (len(buffer), buffer.queue_full) == (3, 2)
 
     def test_the_first_capture_starts_the_sender_once(self) -> None:
-        starts: list[int] = []
-        buffer = Buffer(capacity=10, batch_size=10, start_sender=lambda: starts.append(1))
-        buffer.put(capture())
-        buffer.put(capture())
-        assert starts == [1]
+        client = Client(api_key="k", endpoint="http://127.0.0.1:9")
+        assert client._thread is None
+        client.capture(capture())
+        thread = client._thread
+        assert thread is not None
+        assert thread.is_alive()
+        assert client.capture == client._buffer.put  # from now on, straight into the buffer
+        client.capture(capture())
+        assert client._thread is thread
+        client.shutdown(timeout=0)
 
-    def test_a_full_batch_wakes_the_sender(self) -> None:
-        buffer = Buffer(capacity=10, batch_size=3, start_sender=lambda: None)
-        for _ in range(3):
+    @pytest.mark.parametrize("batch_size", [1, 3])
+    def test_each_full_batch_wakes_the_sender(self, batch_size: int) -> None:
+        buffer = Buffer(capacity=10, batch_size=batch_size)
+        for count in range(1, 3 * batch_size + 1):
+            buffer.ready.clear()
             buffer.put(capture())
-        assert buffer.ready.is_set()
+            assert buffer.ready.is_set() == (count % batch_size == 0), count
 
     def test_take_is_first_in_first_out_and_bounded(self) -> None:
-        buffer = Buffer(capacity=10, batch_size=10, start_sender=lambda: None)
+        buffer = Buffer(capacity=10, batch_size=10)
         captures = [capture() for _ in range(4)]
         for cap in captures:
             buffer.put(cap)
         assert buffer.take(3) == captures[:3]
         assert buffer.take(3) == captures[3:]
 
-    def test_reset_empties_and_forgets_the_sender(self) -> None:
-        starts: list[int] = []
-        buffer = Buffer(capacity=1, batch_size=10, start_sender=lambda: starts.append(1))
+    def test_reset_empties_and_zeroes(self) -> None:
+        buffer = Buffer(capacity=1, batch_size=10)
         buffer.put(capture())
         buffer.put(capture())
         buffer.reset()
         buffer.put(capture())
-        assert (len(buffer), buffer.queue_full, starts) == (1, 0, [1, 1])
+        assert (len(buffer), buffer.queue_full) == (1, 0)
 
 
 class TestLossLedger:
     def test_each_loss_is_reported_once(self) -> None:
-        buffer = Buffer(capacity=0, batch_size=1, start_sender=lambda: None)
+        buffer = Buffer(capacity=0, batch_size=1)
         ledger = LossLedger()
         buffer.put(capture())
         ledger.sampled_out += 2
@@ -66,7 +73,7 @@ class TestLossLedger:
         assert ledger.take(buffer).total() == 0
 
     def test_counts_of_a_failed_batch_travel_with_the_next_one(self) -> None:
-        buffer = Buffer(capacity=10, batch_size=1, start_sender=lambda: None)
+        buffer = Buffer(capacity=10, batch_size=1)
         ledger = LossLedger()
         ledger.add(oversize=1)
         ledger.give_back(ledger.take(buffer))
@@ -75,7 +82,7 @@ class TestLossLedger:
         assert (counters.oversize, counters.shutdown) == (1, 2)
 
     def test_peek_does_not_take(self) -> None:
-        buffer = Buffer(capacity=10, batch_size=1, start_sender=lambda: None)
+        buffer = Buffer(capacity=10, batch_size=1)
         ledger = LossLedger()
         ledger.sampled_out += 1
         assert ledger.peek(buffer).sampled_out == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -9,7 +10,7 @@ import msgspec
 import pytest
 
 from sentinel_sdk._capture import Capture
-from sentinel_sdk._events import EventBuilder, event_ids
+from sentinel_sdk._events import EventBuilder, EventIds, WireEvent
 from sentinel_sdk._options import parse_options
 from sentinel_sdk._routes import from_angles, from_braces, from_django
 from sentinel_types import Consumer, Event, decode, encode, limits
@@ -33,7 +34,7 @@ class TestRouteTemplates:
 
 def capture(**fields: object) -> Capture:
     start = time.perf_counter_ns()
-    cap = Capture(time.time_ns(), start, "GET", "/users/42", b"", "203.0.113.7")
+    cap = Capture(start, "GET", "/users/42", b"", "203.0.113.7")
     cap.status = 200
     cap.end_ns = start + 2_500_000
     for name, value in fields.items():
@@ -42,7 +43,8 @@ def capture(**fields: object) -> Capture:
 
 
 def build(cap: Capture, **options: object) -> Event:
-    event = EventBuilder(parse_options({"api_key": "k", "endpoint": "http://x", **options})).build(cap, uuid.uuid4())
+    builder = EventBuilder(parse_options({"api_key": "k", "endpoint": "http://x", **options}))
+    event = builder.build(cap, uuid.uuid4(), time.time_ns() - time.perf_counter_ns())
     # Every built event must survive the strict wire decoder (the ingest API runs the same one).
     return decode(encode(event, "msgpack"), Event, "msgpack")
 
@@ -54,7 +56,14 @@ class TestEvents:
         event = build(cap)
         assert event.duration_ms == 2.5
         assert event.ttfb_ms == 1.0
-        assert event.timestamp == cap.wall_ns // 1_000_000
+        assert abs(event.timestamp - time.time_ns() // 1_000_000) < 1_000
+
+    def test_the_timestamp_is_the_monotonic_start_on_the_wall_clock(self) -> None:
+        cap = capture()
+        builder = EventBuilder(parse_options({"api_key": "k", "endpoint": "http://x"}))
+        offset = 1_700_000_000_000_000_000 - cap.start_ns
+        assert builder.build(cap, uuid.uuid4(), offset).timestamp == 1_700_000_000_000
+        assert builder.build(cap, uuid.uuid4(), offset + 5_000_000).timestamp == 1_700_000_000_005
 
     def test_a_request_without_a_response_is_a_500(self) -> None:
         assert build(capture(status=0)).status == 500
@@ -121,9 +130,48 @@ class TestEvents:
         assert build(capture(status=999)).status == 500
 
 
-def test_event_ids_are_distinct_version_4_uuids() -> None:
-    ids = event_ids(2_000)
-    assert len(set(ids)) == 2_000
-    assert all(isinstance(i, uuid.UUID) and i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
-    # They encode like any UUID.
-    assert msgspec.json.decode(msgspec.json.encode(ids[:1])) == [str(ids[0])]
+class TestEventIds:
+    def test_ids_are_distinct_version_4_uuids_as_bytes_and_as_uuids(self) -> None:
+        ids = EventIds()
+        raw = ids.raw(2_000)
+        assert len(set(raw)) == 2_000
+        assert all(len(value) == 16 for value in raw)
+        parsed = [uuid.UUID(bytes=value) for value in raw]
+        assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in parsed)
+        made = ids.uuids(2_000)
+        assert len(set(made) | set(parsed)) == 4_000
+        assert all(isinstance(i, uuid.UUID) and i.version == 4 and i.variant == uuid.RFC_4122 for i in made)
+
+    def test_an_id_as_bytes_is_a_uuid_on_the_wire(self) -> None:
+        value = EventIds().raw(1)[0]
+        event = WireEvent(value, 1, "GET", "/", 200, 1.0)
+        assert decode(encode(event, "msgpack"), Event, "msgpack").event_id == uuid.UUID(bytes=value)
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+    def test_a_forked_child_makes_other_ids_than_its_parent(self) -> None:
+        ids = EventIds()
+        ids.raw(1)  # seeded in the parent before the fork
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.write(write, b"".join(ids.raw(8)))
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        child = os.read(read, 1_000)
+        os.close(read)
+        assert len(child) == 128
+        assert child != b"".join(ids.raw(8))
+
+
+def test_wire_events_have_the_names_and_defaults_of_events() -> None:
+    # The sender encodes WireEvent; the ingest API decodes Event: same names, same defaults (so that omitting a
+    # default means the same on both sides), every field of Event but the attributes the SDK never sets.
+    wire = {field.encode_name: _default(field) for field in msgspec.structs.fields(WireEvent)}
+    event = {field.encode_name: _default(field) for field in msgspec.structs.fields(Event)}
+    assert set(event) - set(wire) == {"attributes"}
+    assert wire == {name: event[name] for name in wire}
+
+
+def _default(field: msgspec.structs.FieldInfo) -> object:
+    return "<required>" if field.required else field.default
