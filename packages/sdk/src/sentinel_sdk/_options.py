@@ -73,7 +73,7 @@ def parse_options(options: dict[str, Any]) -> Options:
     for name in ("api_key", "endpoint"):
         if v[name] is None:
             v[name] = os.environ.get(f"SENTINEL_{name.upper()}")
-    v["api_key"] = _text("api_key", v["api_key"])
+    v["api_key"] = _api_key(v["api_key"])
     v["endpoint"] = _endpoint(v["endpoint"])
     v["service"] = _name("service", v["service"], limits.MAX_SERVICE_LENGTH)
     v["environment"] = _name("environment", v["environment"], limits.MAX_ENVIRONMENT_LENGTH)
@@ -111,15 +111,31 @@ def _text(name: str, value: object) -> str | None:
     return value.strip() or None
 
 
+def _api_key(value: object) -> str | None:
+    text = _text("api_key", value)
+    if text is not None and not all("!" <= char <= "~" for char in text):  # it goes into an HTTP header as it is
+        raise ValueError("sentinel_sdk: api_key must be printable ASCII without spaces (check how it was copied)")
+    return text
+
+
 def _endpoint(value: object) -> str | None:
     text = _text("endpoint", value)
     if text is None:
         return None
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not all(char.isprintable() and not char.isspace() for char in text)
+    ):
         raise ValueError(
             f"sentinel_sdk: endpoint must be an http(s) URL such as https://ingest.example.com, got {text!r}"
         )
+    try:
+        parts.hostname.encode("idna")
+        _ = parts.port  # raises for a port that is not a number in range
+    except (UnicodeError, ValueError):
+        raise ValueError(f"sentinel_sdk: endpoint has an invalid host or port: {text!r}") from None
     return text.rstrip("/")
 
 

@@ -55,7 +55,7 @@ class Transport:
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._https else 80)
         self._compress = compress
-        host = f"[{self._host}]" if ":" in self._host else self._host
+        host = f"[{self._host}]" if ":" in self._host else self._host.encode("idna").decode("ascii")
         if parts.port is not None and parts.port != (443 if self._https else 80):
             host = f"{host}:{parts.port}"
         head = [
@@ -65,6 +65,7 @@ class Transport:
             f"Content-Type: {content_type_for(wire_format)}",
             f"User-Agent: {user_agent}",
             "Accept: application/json",
+            "Accept-Encoding: identity",  # the answer is read as it comes
         ]
         if compress:
             head.append("Content-Encoding: gzip")
@@ -119,27 +120,39 @@ class Transport:
 
     def _read_reply(self, sock: socket.socket) -> tuple[Reply, bool]:
         """Read one answer; skip interim (1xx) ones. Returns the reply and whether the connection stays open."""
+        try:
+            return self._read_answer(sock)
+        except (ValueError, UnicodeError) as exc:  # a malformed answer, whatever the part
+            raise http.client.HTTPException(f"malformed answer: {exc}") from None
+
+    def _read_answer(self, sock: socket.socket) -> tuple[Reply, bool]:
         data = b""
         while True:
-            end = data.find(b"\r\n\r\n")
-            while end < 0:
+            found = _head_end(data)
+            while found is None:
                 if len(data) > _MAX_HEAD:
                     raise http.client.LineTooLong("answer head")
                 chunk = sock.recv(_READ_SIZE)
                 if not chunk:
                     raise http.client.RemoteDisconnected("the server closed the connection without answering")
                 data += chunk
-                end = data.find(b"\r\n\r\n", max(0, len(data) - len(chunk) - 3))
-            status, version, headers = _parse_head(data[:end])
-            data = data[end + 4 :]
+                found = _head_end(data)
+            status, version, headers = _parse_head(data[: found[0]])
+            data = data[found[1] :]
             if status == 101:
                 raise http.client.HTTPException("the server switched protocols")
-            if 100 <= status < 200:
-                continue  # 100 Continue, 103 Early Hints...: the answer follows
-            break
+            if status >= 200:
+                break
+            # 100 Continue, 103 Early Hints...: the answer follows
+        transfer_encoding = headers.get("transfer-encoding")
+        keep = True
         if status in (204, 304):
             body = b""
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
+        elif transfer_encoding is not None:
+            if "content-length" in headers:  # both: a sign of request smuggling; never reuse this connection
+                keep = False
+            if transfer_encoding.lower().rsplit(",", 1)[-1].strip() != "chunked":  # framed by the close
+                return Reply(status, parse_retry_after(headers.get("retry-after")), _read_to_close(sock, data)), False
             body, data = _read_chunked(sock, data)
         elif "content-length" in headers:
             length = _content_length(headers["content-length"])
@@ -152,9 +165,13 @@ class Transport:
         else:  # delimited by the end of the connection
             return Reply(status, parse_retry_after(headers.get("retry-after")), _read_to_close(sock, data)), False
         connection = headers.get("connection", "").lower()
-        keep = not data and (  # bytes past the answer: the connection is out of step, start afresh
-            (version == "HTTP/1.1" and "close" not in connection)
-            or (version == "HTTP/1.0" and "keep-alive" in connection and "content-length" in headers)
+        keep = (
+            keep
+            and not data  # bytes past the answer: the connection is out of step, start afresh
+            and (
+                (version == "HTTP/1.1" and "close" not in connection)
+                or (version == "HTTP/1.0" and "keep-alive" in connection and "content-length" in headers)
+            )
         )
         return Reply(status, parse_retry_after(headers.get("retry-after")), body), keep
 
@@ -182,12 +199,27 @@ else:  # pragma: no cover - Python 3.10
         return compressor.compress(body) + compressor.flush()
 
 
+def _head_end(data: bytes) -> tuple[int, int] | None:
+    """Where the answer head ends and its body starts: at an empty line (CRLF, or a bare LF as RFC 9112 lets a
+    recipient accept)."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return lf, lf + 2
+    return (crlf, crlf + 4) if crlf >= 0 else None
+
+
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     """Status, HTTP version and headers (names in lower case; repeated ones joined with commas)."""
-    lines = head.decode("latin-1").split("\r\n")
+    lines = [line.rstrip("\r") for line in head.decode("latin-1").split("\n")]
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit() or rest[3:4] not in ("", " "):
+    if (
+        not version.startswith("HTTP/1.")
+        or not (code.isascii() and code.isdigit())
+        or code < "100"
+        or rest[3:4] not in ("", " ")
+    ):
         raise http.client.BadStatusLine(lines[0][:200])
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -203,42 +235,48 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
 def _content_length(value: str) -> int:
     # Repeated identical values are allowed (RFC 9110); anything else is not an answer to trust.
     values = {part.strip() for part in value.split(",")}
-    if len(values) != 1 or not (length := values.pop()).isdigit():
+    length = values.pop() if len(values) == 1 else ""
+    if not (length.isascii() and length.isdigit()):
         raise http.client.HTTPException(f"invalid Content-Length: {value[:50]!r}")
     if int(length) > _MAX_BODY:
         raise http.client.HTTPException(f"answer body of {length} bytes, more than {_MAX_BODY}")
     return int(length)
 
 
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _line(sock: socket.socket, data: bytes) -> tuple[bytes, bytes]:
+    """The next line (its CRLF or LF removed) and what follows it."""
+    end = data.find(b"\n")
+    while end < 0:
+        data = _more(sock, data)
+        end = data.find(b"\n")
+    return data[:end].rstrip(b"\r"), data[end + 1 :]
+
+
 def _read_chunked(sock: socket.socket, data: bytes) -> tuple[bytes, bytes]:
     """A chunked body and what was read past it."""
     body = bytearray()
     while True:
-        end = data.find(b"\r\n")
-        while end < 0:
-            data = _more(sock, data)
-            end = data.find(b"\r\n")
-        size_text = data[:end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise http.client.HTTPException(f"invalid chunk size: {size_text[:20]!r}") from None
-        data = data[end + 2 :]
+        line, data = _line(sock, data)
+        size_text = line.split(b";", 1)[0].strip()
+        if not size_text or not _HEX_DIGITS.issuperset(size_text) or len(size_text) > 8:
+            raise http.client.HTTPException(f"invalid chunk size: {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:  # the last chunk; then trailers (ignored) up to an empty line
             while True:
-                end = data.find(b"\r\n")
-                while end < 0:
-                    data = _more(sock, data)
-                    end = data.find(b"\r\n")
-                line, data = data[:end], data[end + 2 :]
+                line, data = _line(sock, data)
                 if not line:
                     return bytes(body), data
         if len(body) + size > _MAX_BODY:
             raise http.client.HTTPException(f"answer body of more than {_MAX_BODY} bytes")
-        while len(data) < size + 2:
+        while len(data) < size:
             data = _more(sock, data)
         body += data[:size]
-        data = data[size + 2 :]
+        ending, data = _line(sock, data[size:])
+        if ending:
+            raise http.client.HTTPException("chunk data longer than its size")
 
 
 def _read_to_close(sock: socket.socket, data: bytes) -> bytes:

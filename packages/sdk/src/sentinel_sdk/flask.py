@@ -104,7 +104,6 @@ class _FlaskMiddleware(SentinelMiddleware):
         if not self.client.active:
             return self.app(environ, start_response)
         start = perf_counter_ns()
-        cap = None
         if self._plain:
             # ``start`` for the default options (every request captured, no headers, bodies or proxy header),
             # inlined. Anything unusual (a non-ASCII path, a streamed request body, a key missing from the
@@ -116,6 +115,7 @@ class _FlaskMiddleware(SentinelMiddleware):
                 if script:
                     path = script + path
                 length = get("CONTENT_LENGTH")
+                cap: Capture | None
                 if path.isascii() and (length or "HTTP_TRANSFER_ENCODING" not in environ):
                     cap = Capture(
                         start,
@@ -127,12 +127,14 @@ class _FlaskMiddleware(SentinelMiddleware):
                         get("HTTP_TRACEPARENT"),
                         (int(length) if length.isdigit() else 0) if length else 0,
                     )
+                else:
+                    cap = self.start(environ, start)
             except Exception:  # start() has the careful path
-                cap = None
-        if cap is None:
+                cap = self.start(environ, start)
+        else:
             cap = self.start(environ, start)
-            if cap is None:
-                return self.app(environ, start_response)
+        if cap is None:
+            return self.app(environ, start_response)
         if next(self._measure):
             cap.overhead_ns = perf_counter_ns() - start
         environ[CAPTURE_KEY] = cap  # where set_consumer, finalize_request and the exception signal find it
@@ -149,6 +151,7 @@ class _FlaskMiddleware(SentinelMiddleware):
             if cap.overhead_ns:
                 self._done(cap)
             else:  # _done, inlined for the common case
+                cap.queued = True  # from here the sender may read it: set_consumer and co. leave it alone
                 try:
                     self.client.capture(cap)
                 except Exception:

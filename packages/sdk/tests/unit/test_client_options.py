@@ -49,6 +49,11 @@ class TestConfiguration:
 
 
 class TestValidation:
+    @pytest.mark.parametrize("key", ["sk live", "sk_live\r\nX-Injected: 1", "sk_l\u00efve"])
+    def test_an_api_key_that_cannot_go_into_a_header_fails_at_start_up(self, key: str) -> None:
+        with pytest.raises(ValueError, match="api_key"):
+            Client(api_key=key, endpoint="http://localhost")
+
     @pytest.mark.parametrize(
         ("options", "named"),
         [
@@ -63,6 +68,9 @@ class TestValidation:
             ({"ip_hash_key": "short"}, "ip_hash_key"),
             ({"max_body_size": 10**9}, "max_body_size"),
             ({"endpoint": "ftp://example.com"}, "endpoint"),
+            ({"endpoint": "https://ingest.example.com/a b"}, "endpoint"),
+            ({"endpoint": "https://ingest.example.com\r\nX-Injected: 1"}, "endpoint"),
+            ({"endpoint": "https://ingest.example.com:99999"}, "endpoint"),
             ({"service": ""}, "service"),
         ],
     )

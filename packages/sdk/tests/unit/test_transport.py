@@ -169,8 +169,28 @@ def test_bytes_past_the_answer_end_the_connection(raw_server: RawServer) -> None
         b"HTTP/1.1 202 Accepted\r\nContent-Length: 99999999\r\n\r\n{}",
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        b"HTTP/1.1 099 Low\r\n\r\n",
+        "HTTP/1.1 2\u00b20 Odd\r\n\r\n".encode("latin-1"),
+        "HTTP/1.1 202 Accepted\r\nContent-Length: \u00b2\r\n\r\n{}".encode("latin-1"),
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{}\r\n0\r\n\r\n",
     ],
-    ids=["not-http", "bad-status", "bad-length", "two-lengths", "huge-length", "bad-chunk", "switching"],
+    ids=[
+        "not-http",
+        "bad-status",
+        "bad-length",
+        "two-lengths",
+        "huge-length",
+        "bad-chunk",
+        "switching",
+        "status-below-100",
+        "superscript-status",
+        "superscript-length",
+        "negative-chunk",
+        "prefixed-chunk",
+        "chunk-longer-than-its-size",
+    ],
 )
 def test_an_answer_that_is_not_http_is_an_error_and_the_connection_is_dropped(
     raw_server: RawServer, answer: bytes
@@ -181,6 +201,40 @@ def test_an_answer_that_is_not_http_is_an_error_and_the_connection_is_dropped(
         client.post(b"x", timeout=5)
     assert client.post(b"x", timeout=5).status == 202
     assert raw_server.connections == 2
+
+
+def test_bare_line_feeds_are_accepted(raw_server: RawServer) -> None:
+    raw_server.answers = [
+        b"HTTP/1.1 202 Accepted\nTransfer-Encoding: chunked\n\n2\n{}\n0\n\n",
+        b"HTTP/1.1 429 Too Many\nRetry-After: 3\nContent-Length: 2\n\n{}",
+    ]
+    client = transport(raw_server)
+    assert client.post(b"x", timeout=5).body == b"{}"
+    assert client.post(b"x", timeout=5).retry_after == 3.0
+    assert raw_server.connections == 1
+
+
+def test_a_transfer_coding_other_than_chunked_is_read_to_the_close(raw_server: RawServer) -> None:
+    raw_server.answers = [
+        (b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\nabc", "close")
+    ]
+    assert transport(raw_server).post(b"x", timeout=5).body == b"abc"
+
+
+def test_chunked_with_a_content_length_is_not_kept_alive(raw_server: RawServer) -> None:
+    raw_server.answers = [
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n0\r\n\r\n",
+        OK,
+    ]
+    client = transport(raw_server)
+    client.post(b"x", timeout=5)
+    client.post(b"x", timeout=5)
+    assert raw_server.connections == 2
+
+
+def test_the_answer_is_asked_for_uncompressed(raw_server: RawServer) -> None:
+    transport(raw_server).post(b"x", timeout=5)
+    assert raw_server.requests[0].head["accept-encoding"] == "identity"
 
 
 def test_a_head_that_never_ends_is_an_error(raw_server: RawServer) -> None:
@@ -225,3 +279,7 @@ def test_a_server_that_never_answers_times_out() -> None:
 def test_the_host_header_names_a_default_port_and_an_ipv6_address_as_http_wants() -> None:
     assert b"\r\nHost: ingest.example.com\r\n" in Transport("https://ingest.example.com", "k", "json", False, "t")._head
     assert b"\r\nHost: [::1]:8080\r\n" in Transport("http://[::1]:8080", "k", "json", False, "t")._head
+    assert (
+        b"\r\nHost: xn--bcher-kva.example\r\n"
+        in Transport("https://b\u00fccher.example", "k", "json", False, "t")._head
+    )
