@@ -24,6 +24,7 @@ _MAX_ROUTE = limits.MAX_ROUTE_LENGTH  # module constants: read once per event, a
 _MAX_CLIENT_IP = limits.MAX_CLIENT_IP_LENGTH
 _MAX_USER_AGENT = limits.MAX_USER_AGENT_LENGTH
 _ZERO_TRACE_ID = b"0" * 32  # "no trace" in W3C Trace Context
+_VALID_STATUSES = frozenset(range(100, 600))
 _ABORTED_BEFORE_RESPONSE = 499  # nginx's "client closed request": the client left before any status was sent
 
 _VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
@@ -117,6 +118,8 @@ class EventBuilder:
         self._peer_is_client = self._ips.passthrough
         self._scrub_values = options.scrub_values
         self._capture_query = options.capture_query
+        self._captures_more = bool(options.capture_headers) or options.capture_bodies
+        """Headers or bodies may be on a capture (else those fields are always None)."""
         self._query = lru_cache(maxsize=4096)(self._redactor.query)
         # Requests repeat (path, query) pairs often enough that one lookup beats scrubbing and redacting again.
         self._path = lru_cache(maxsize=4096)(self._scrubbed_path)
@@ -138,10 +141,14 @@ class EventBuilder:
         start = c.start_ns
         status = c.status or (_ABORTED_BEFORE_RESPONSE if c.aborted else 500)
         duration = (c.end_ns or start) - start
+        duration_ms = (duration if duration < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
         ttfb: int | float | None = c.ttfb_ns
         if ttfb:
-            ttfb -= start
-            ttfb = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
+            if ttfb == c.end_ns:  # a body sent in one go (Flask, most WSGI apps): the same figure
+                ttfb = duration_ms
+            else:
+                ttfb -= start
+                ttfb = (ttfb if ttfb < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6
         else:
             ttfb = None
         route = c.route
@@ -173,8 +180,8 @@ class EventBuilder:
             (start + clock_offset_ns) // 1_000_000,
             method if method in _COMMON_METHODS else _method(method),
             self._path(c.path, c.query),
-            status if 100 <= status <= 599 else 500,
-            (duration if duration < _MAX_DURATION_NS else _MAX_DURATION_NS) / 1e6,
+            status if status in _VALID_STATUSES else 500,
+            duration_ms,
             None if route is None else route[:_MAX_ROUTE],
             ttfb,
             c.request_size,
@@ -189,6 +196,11 @@ class EventBuilder:
             event.error = c.error[: limits.MAX_ERROR_LENGTH]
         if c.aborted:
             event.aborted = True
+        if self._captures_more:
+            self._add_headers_and_bodies(c, event)
+        return event
+
+    def _add_headers_and_bodies(self, c: Capture, event: WireEvent) -> None:
         if c.request_headers is not None:
             event.request_headers = self._redactor.headers(c.request_headers)
         if c.response_headers is not None:
@@ -197,7 +209,6 @@ class EventBuilder:
             event.request_body = self._body(c.request_body, c.request_body_type, c.request_size)
         if c.response_body is not None:
             event.response_body = self._body(c.response_body, c.response_body_type, c.response_size)
-        return event
 
     def _scrubbed_path(self, path: str, query: bytes | str) -> str:
         path = path or "/"
