@@ -5,7 +5,8 @@ win it back from a busy app and then runs on caches the app has filled: what the
 the number of such hand-overs, not only with the sender's own work. So a batch is compressed in one call and leaves
 in one ``sendall`` (request head and body together), and the answer, a small JSON document, is usually read with
 one ``recv`` and parsed here (``http.client`` sends head and body apart, reads the answer through a buffered file in
-several calls and parses headers with the ``email`` package: about five times the CPU per batch, measured).
+several calls and parses headers with the ``email`` package: with a busy Flask app, the sender's HTTP part cost
+0.63 µs per event that way, 0.25 this way).
 """
 
 from __future__ import annotations

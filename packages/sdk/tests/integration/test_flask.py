@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -383,3 +384,37 @@ def test_set_consumer_inside_a_request_context_pushed_by_the_view_reaches_the_re
     client.flush()
     (event,) = ingest.wait_for_events(1)
     assert (event.route, event.consumer) == ("/nested", Consumer(id="acct_nested"))
+
+
+def test_the_common_case_and_the_careful_path_record_the_same(ingest: Any, make_client: Callable[..., Client]) -> None:
+    # Most responses are recorded in one pass (a rule at the app's root, one chunk held in memory, a status with a
+    # body); a measured request takes the careful path for everything. Both must describe requests alike.
+    def events_of(measure_every_request: bool) -> list[tuple[Any, ...]]:
+        client = make_client()
+        app = make_app(client)
+        if measure_every_request:
+            app.wsgi_app._measure = itertools.repeat(True)
+        http = served(app)
+        for _ in range(2):  # the second time, every route is known
+            ingest.received.clear()
+            http.get("/api/users/3/posts/x?page=2")
+            http.head("/api/users/3/posts/x")
+            http.get("/api/empty")
+            http.get("/api/pieces")
+            http.get("/api/file")
+            http.get("/api/nope")
+            http.get("/api/users/4/posts/y", environ_overrides={"SCRIPT_NAME": "/mount"})
+            assert client.flush(timeout=5)
+        events = ingest.wait_for_events(7)
+        assert len(events) == 7
+        ingest.received.clear()
+        return sorted(
+            (e.method, e.path, e.status, e.route, e.response_size, e.ttfb_ms is not None, e.error) for e in events
+        )
+
+    common, careful = events_of(False), events_of(True)
+    assert common == careful
+    assert ("GET", "/mount/api/users/4/posts/y", 200, "/mount/api/users/{user_id}/posts/{slug}") in [
+        row[:4] for row in common
+    ]
+    assert ("HEAD", "/api/users/3/posts/x", 200, "/api/users/{user_id}/posts/{slug}", 0, True, None) in common

@@ -283,3 +283,14 @@ def test_the_host_header_names_a_default_port_and_an_ipv6_address_as_http_wants(
         b"\r\nHost: xn--bcher-kva.example\r\n"
         in Transport("https://b\u00fccher.example", "k", "json", False, "t")._head
     )
+
+
+def test_a_server_that_never_reads_times_the_send_out() -> None:
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(1)
+        client = Transport(f"http://127.0.0.1:{hole.getsockname()[1]}", "k", "msgpack", False, "t")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            client.post(b"x" * 64_000_000, timeout=0.3)  # far more than the socket buffers hold
+        assert time.monotonic() - started < 3
