@@ -82,10 +82,13 @@ class Sentinel:
         if app.extensions.get("sentinel") is self:
             return
         middleware = _FlaskMiddleware(app.wsgi_app, client=self.client, identify=self.identify)
-        app.wsgi_app = middleware  # type: ignore[method-assign,assignment]
+        # The bound method rather than the object: calling an object whose class defines ``__call__`` in Python
+        # costs a lookup and a binding per request that calling a bound method does not.
+        app.wsgi_app = middleware.__call__  # type: ignore[method-assign,assignment]
         app.finalize_request = middleware.finalizing(app.finalize_request)  # type: ignore[method-assign]
         got_request_exception.connect(middleware.exception_raised, app, weak=False)
         app.extensions["sentinel"] = self
+        app.extensions["sentinel.middleware"] = middleware
 
 
 class _FlaskMiddleware(SentinelMiddleware):

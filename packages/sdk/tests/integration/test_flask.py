@@ -393,7 +393,7 @@ def test_the_common_case_and_the_careful_path_record_the_same(ingest: Any, make_
         client = make_client()
         app = make_app(client)
         if measure_every_request:
-            app.wsgi_app._measure = itertools.repeat(True)
+            app.extensions["sentinel.middleware"]._measure = itertools.repeat(True)
         http = served(app)
         for _ in range(2):  # the second time, every route is known
             ingest.received.clear()
