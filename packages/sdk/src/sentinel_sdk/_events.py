@@ -25,6 +25,7 @@ _MAX_CLIENT_IP = limits.MAX_CLIENT_IP_LENGTH
 _MAX_USER_AGENT = limits.MAX_USER_AGENT_LENGTH
 _ZERO_TRACE_ID = b"0" * 32  # "no trace" in W3C Trace Context
 _VALID_STATUSES = frozenset(range(100, 600))
+_MAX_CACHED_PATHS = 4_096  # (path, query) pairs
 _ABORTED_BEFORE_RESPONSE = 499  # nginx's "client closed request": the client left before any status was sent
 
 _VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
@@ -122,7 +123,10 @@ class EventBuilder:
         """Headers or bodies may be on a capture (else those fields are always None)."""
         self._query = lru_cache(maxsize=4096)(self._redactor.query)
         # Requests repeat (path, query) pairs often enough that one lookup beats scrubbing and redacting again.
-        self._path = lru_cache(maxsize=4096)(self._scrubbed_path)
+        self._paths: dict[str, dict[bytes | str, str]] = {}
+        """path -> query -> what the event says: requests repeat (path, query) pairs often enough that two dict
+        lookups (no key to build) beat scrubbing and redacting again. Emptied when it holds too many pairs."""
+        self._cached = 0
 
     @property
     def reads_proxy_header(self) -> bool:
@@ -175,11 +179,15 @@ class EventBuilder:
                 if trace.isalnum() and trace != _ZERO_TRACE_ID:
                     trace_id = trace.decode()
         method = c.method
+        queries = self._paths.get(c.path)
+        path = None if queries is None else queries.get(c.query)
+        if path is None:
+            path = self._new_path(c.path, c.query)
         event = WireEvent(
             event_id,
             (start + clock_offset_ns) // 1_000_000,
             method if method in _COMMON_METHODS else _method(method),
-            self._path(c.path, c.query),
+            path,
             status if status in _VALID_STATUSES else 500,
             duration_ms,
             None if route is None else route[:_MAX_ROUTE],
@@ -209,6 +217,18 @@ class EventBuilder:
             event.request_body = self._body(c.request_body, c.request_body_type, c.request_size)
         if c.response_body is not None:
             event.response_body = self._body(c.response_body, c.response_body_type, c.response_size)
+
+    def _new_path(self, path: str, query: bytes | str) -> str:
+        """What the event says for a (path, query) pair not cached yet; cached."""
+        if self._cached >= _MAX_CACHED_PATHS:
+            self._paths.clear()
+            self._cached = 0
+        queries = self._paths.get(path)
+        if queries is None:
+            queries = self._paths[path] = {}
+        found = queries[query] = self._scrubbed_path(path, query)
+        self._cached += 1
+        return found
 
     def _scrubbed_path(self, path: str, query: bytes | str) -> str:
         path = path or "/"

@@ -175,3 +175,13 @@ def test_wire_events_have_the_names_and_defaults_of_events() -> None:
 
 def _default(field: msgspec.structs.FieldInfo) -> object:
     return "<required>" if field.required else field.default
+
+
+def test_the_path_cache_is_bounded_and_keeps_answering_right() -> None:
+    builder = EventBuilder(parse_options({"api_key": "k", "endpoint": "http://x"}))
+    offset = time.time_ns() - time.perf_counter_ns()
+    for index in range(10_000):
+        cap = capture(path=f"/users/{index}", query=f"token=t{index}&page={index % 3}")
+        assert builder.build(cap, uuid.uuid4(), offset).path == f"/users/{index}?token=[REDACTED]&page={index % 3}"
+        assert builder._cached <= 4_096
+    assert sum(len(queries) for queries in builder._paths.values()) == builder._cached
