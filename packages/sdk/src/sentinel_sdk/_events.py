@@ -122,7 +122,6 @@ class EventBuilder:
         self._captures_more = bool(options.capture_headers) or options.capture_bodies
         """Headers or bodies may be on a capture (else those fields are always None)."""
         self._query = lru_cache(maxsize=4096)(self._redactor.query)
-        # Requests repeat (path, query) pairs often enough that one lookup beats scrubbing and redacting again.
         self._paths: dict[str, dict[bytes | str, str]] = {}
         """path -> query -> what the event says: requests repeat (path, query) pairs often enough that two dict
         lookups (no key to build) beat scrubbing and redacting again. Emptied when it holds too many pairs."""
