@@ -340,6 +340,10 @@ def wsgi_runner(app: Any) -> Callable[[int], int]:
     return drive
 
 
+Figures = dict[str, float | None]
+"""CPU µs per request of each variant."""
+
+
 def measure(
     variants: dict[str, Callable[[], Any]],
     runner: Callable[[Any], Callable[[int], int]],
@@ -347,11 +351,14 @@ def measure(
     runs: int,
     block: int = 2_000,
     settle: Callable[[], None] = lambda: None,
-) -> dict[str, float | None]:
-    """Median over ``runs`` of each variant's CPU µs per request; variants alternate every ``block`` requests.
+) -> tuple[Figures, Figures]:
+    """Each variant's CPU µs per request, median over ``runs``; variants alternate every ``block`` requests.
 
-    ``settle`` runs, untimed, after each block: it lets every background sender finish what its block queued,
-    so that one variant's backlog is not sent (competing for the GIL) while the next variant is timed.
+    Two figures from the same blocks: the run's total over its requests (the headline), and a paired one, the
+    bare app's total plus the median over the run's rounds of (this variant's block minus the bare app's block of the
+    same round), which a host hiccup hitting a few blocks does not move. ``settle`` runs, untimed, after each block:
+    it lets every background sender finish what its block queued, so that one variant's backlog is not sent
+    (competing for the GIL) while the next variant is timed.
     """
     drivers: dict[str, Callable[[int], int]] = {}
     for name, build in variants.items():
@@ -362,17 +369,31 @@ def measure(
     for drive in drivers.values():
         drive(2_000)  # warm-up: middleware stacks are built on the first call, caches fill
     samples: dict[str, list[float]] = {name: [] for name in drivers}
+    paired: dict[str, list[float]] = {name: [] for name in drivers}
+    rounds = max(1, requests // block)
     for run in range(runs):
         gc.collect()
         totals = dict.fromkeys(drivers, 0)
-        for _ in range(max(1, requests // block)):
+        differences: dict[str, list[float]] = {name: [] for name in drivers}
+        for _ in range(rounds):
+            blocks = {}
             for name, drive in drivers.items():
-                totals[name] += drive(block)
+                blocks[name] = drive(block)
+                totals[name] += blocks[name]
                 settle()
+            if "bare" in blocks:
+                for name, spent in blocks.items():
+                    differences[name].append((spent - blocks["bare"]) / block / 1_000)
         for name, total in totals.items():
-            samples[name].append(total / (max(1, requests // block) * block) / 1_000)
+            samples[name].append(total / (rounds * block) / 1_000)
+            if differences[name]:
+                paired[name].append(samples["bare"][-1] + statistics.median(differences[name]))
         print(f"  run {run + 1}/{runs} done", file=sys.stderr)
-    return {name: (statistics.median(samples[name]) if name in samples else None) for name in variants}
+
+    def median_of(figures: dict[str, list[float]]) -> Figures:
+        return {name: (statistics.median(figures[name]) if figures.get(name) else None) for name in variants}
+
+    return median_of(samples), median_of(paired)
 
 
 # --- sender and memory -----------------------------------------------------------------------------------------
@@ -482,10 +503,11 @@ def sender_steady(endpoint: str, framework: str, requests: int = 100_000) -> tup
 
 def compare(
     endpoint: str, requests: int, runs: int, names: tuple[str, ...] | None
-) -> tuple[dict[str, dict[str, float | None]], dict[str, float]]:
-    """CPU µs per request of each variant (``names``, or all) per framework, and each Sentinel sender's CPU µs
-    per event."""
-    tables: dict[str, dict[str, float | None]] = {}
+) -> tuple[dict[str, Figures], dict[str, Figures], dict[str, float]]:
+    """CPU µs per request of each variant (``names``, or all) per framework (totals, paired), and each Sentinel
+    sender's CPU µs per event."""
+    tables: dict[str, Figures] = {}
+    paired: dict[str, Figures] = {}
     clients: dict[str, Client] = {}
     for framework, runner in (("starlette", asgi_runner), ("flask", wsgi_runner)):
         built = variants(framework, endpoint, clients)
@@ -498,13 +520,13 @@ def compare(
             for provider in PROVIDERS:
                 provider.force_flush()
 
-        tables[framework] = measure(chosen, runner, requests, runs, settle=settle)
+        tables[framework], paired[framework] = measure(chosen, runner, requests, runs, settle=settle)
     sender = {}
     for name, client in clients.items():
         client.flush(timeout=60)
         sender[name] = sender_cpu_ns(client) / max(client._sender._done, 1) / 1_000
         client.shutdown(timeout=5)
-    return tables, sender
+    return tables, paired, sender
 
 
 # --- main ------------------------------------------------------------------------------------------------------
@@ -531,8 +553,8 @@ def main() -> None:
         logging.getLogger("sentinel_sdk").setLevel(logging.NOTSET)
         breakdown = {framework: sender_breakdown(framework) for framework in ("starlette", "flask")}
         steady = {framework: sender_steady(endpoint, framework) for framework in ("starlette", "flask")}
-        alone, sender_alone = compare(endpoint, args.requests, args.runs, SENTINEL_ONLY)
-        side_by_side, sender_with_peers = compare(endpoint, args.requests, args.runs, None)
+        alone, alone_paired, sender_alone = compare(endpoint, args.requests, args.runs, SENTINEL_ONLY)
+        side_by_side, side_by_side_paired, sender_with_peers = compare(endpoint, args.requests, args.runs, None)
         with urllib.request.urlopen(endpoint) as answer:
             stats = json.load(answer)
     finally:
@@ -544,6 +566,14 @@ def main() -> None:
     table(alone)
     print("\nSide by side, every peer loaded in the same process:\n")
     table(side_by_side)
+    print(
+        "\nThe same blocks, paired (bare + the median over rounds of the variant's block minus the bare app's block "
+        "of the same round):\n"
+    )
+    print("Sentinel alone in the process:\n")
+    table(alone_paired)
+    print("\nSide by side:\n")
+    table(side_by_side_paired)
     print("\nSender thread CPU per event, µs (build, redact, encode, gzip, HTTP)\n")
     print(f"| {'client':<20} | {'alone':>7} | {'with the peers in the process':>29} |")
     print(f"|{'-' * 22}|{'-' * 9}|{'-' * 31}|")
@@ -570,7 +600,7 @@ def main() -> None:
     print(f"\n{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f} (other processes share them)")
 
 
-def table(frameworks: dict[str, dict[str, float | None]]) -> None:
+def table(frameworks: dict[str, Figures]) -> None:
     """One row per variant, a value and an added column per framework."""
     names = list(next(iter(frameworks.values())))
     header = "".join(f" {framework.title():>9} | {'added':>7} |" for framework in frameworks)
