@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import struct
 import uuid
 from functools import lru_cache
 
@@ -28,21 +29,25 @@ _VALID_STATUSES = frozenset(range(100, 600))
 _MAX_CACHED_PATHS = 4_096  # (path, query) pairs
 _ABORTED_BEFORE_RESPONSE = 499  # nginx's "client closed request": the client left before any status was sent
 
-_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
-_VARIANT_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+_VERSION_8 = 0x80  # RFC 9562's version for a layout of one's own (below), in the high nibble of byte 6
+_VARIANT_RFC_4122 = 0x80  # and the variant bits 10 at the top of byte 8
+_COUNTER = struct.Struct(">I")
 _uuid_list = msgspec.msgpack.Decoder(list[uuid.UUID])
 
 
 class EventIds:
-    """Random (version 4) UUIDs for events, made a batch at a time.
+    """Event ids, made a batch at a time: UUIDs (RFC 9562 version 8) whose first 12 bytes are random for each
+    batch (90 random bits beside the version and variant) and whose last 4 count the batch's events from a random
+    start.
 
-    The 16 bytes of each id are what MessagePack carries (``bin 16``, the wire's UUID encoding), so a MessagePack
-    batch takes them as ``bytes``: no ``uuid.UUID`` object is built (about 1.5 µs each in Python). The random bits
-    come from a generator seeded from the OS's random source, not from the OS for every batch: reading it releases
-    the GIL, and taking the GIL back while the app is busy costs the sender its warm caches. Ids only need to be
-    unique (they name events, they guard nothing), and 122 bits from a generator with 256 bits of OS seed are. A
-    forked child reseeds before its first batch (two processes must never make the same ids: the worker keeps
-    one event per id).
+    Ids only need to be unique (they name events, they guard nothing; the worker keeps one event per id): two
+    batches share ids only if their 90 random bits are equal and their counters overlap. Sharing a prefix costs
+    gzip much less than 16 random bytes per event: a batch compresses in two thirds of the time, to half the
+    size. The 16 bytes of each id are what MessagePack carries (``bin 16``, the wire's UUID encoding), so a
+    MessagePack batch takes them as ``bytes``: no ``uuid.UUID`` object is built (about 1.5 µs each in Python).
+    The random bits come from a generator seeded from the OS's random source, not from the OS for every batch:
+    reading it releases the GIL, and taking the GIL back while the app is busy costs the sender its warm caches.
+    A forked child reseeds before its first batch (two processes must never make the same ids).
     """
 
     def __init__(self) -> None:
@@ -50,13 +55,19 @@ class EventIds:
         self._random = random.Random()  # noqa: S311 - unique ids, not secrets (see above)
 
     def raw(self, count: int) -> list[bytes]:
-        """``count`` ids as their 16 bytes."""
-        data = self._bytes(count)
-        return [data[offset : offset + 16] for offset in range(0, 16 * count, 16)]
+        """``count`` ids (at most 2**32) as their 16 bytes."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._random.seed(os.urandom(32))
+        prefix = bytearray(self._random.randbytes(12))
+        prefix[6] = (prefix[6] & 0x0F) | _VERSION_8
+        prefix[8] = (prefix[8] & 0x3F) | _VARIANT_RFC_4122
+        first = self._random.randrange(0x1_0000_0000 - count + 1)
+        return list(map(bytes(prefix).__add__, map(_COUNTER.pack, range(first, first + count))))
 
     def uuids(self, count: int) -> list[uuid.UUID]:
         """``count`` ids as ``uuid.UUID`` (for the JSON wire format), built in C from one MessagePack array."""
-        data = self._bytes(count)
+        data = b"".join(self.raw(count))
         packed = bytearray(5 + 18 * count)  # array32 header, then per id: 0xc4 (bin8), 16 (length), 16 bytes
         packed[0] = 0xDD
         packed[1:5] = count.to_bytes(4, "big")
@@ -66,15 +77,6 @@ class EventIds:
             packed[7 + offset :: 18] = data[offset::16]
         ids: list[uuid.UUID] = _uuid_list.decode(packed)
         return ids
-
-    def _bytes(self, count: int) -> bytes:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._random.seed(os.urandom(32))
-        data = bytearray(self._random.randbytes(16 * count))
-        data[6::16] = data[6::16].translate(_VERSION_4)
-        data[8::16] = data[8::16].translate(_VARIANT_RFC_4122)
-        return bytes(data)
 
 
 class WireEvent(msgspec.Struct, omit_defaults=True, gc=False):

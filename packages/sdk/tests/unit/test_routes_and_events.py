@@ -131,16 +131,43 @@ class TestEvents:
 
 
 class TestEventIds:
-    def test_ids_are_distinct_version_4_uuids_as_bytes_and_as_uuids(self) -> None:
+    def test_ids_are_distinct_version_8_uuids_as_bytes_and_as_uuids(self) -> None:
         ids = EventIds()
         raw = ids.raw(2_000)
         assert len(set(raw)) == 2_000
         assert all(len(value) == 16 for value in raw)
         parsed = [uuid.UUID(bytes=value) for value in raw]
-        assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in parsed)
+        assert all(i.version == 8 and i.variant == uuid.RFC_4122 for i in parsed)
         made = ids.uuids(2_000)
         assert len(set(made) | set(parsed)) == 4_000
-        assert all(isinstance(i, uuid.UUID) and i.version == 4 and i.variant == uuid.RFC_4122 for i in made)
+        assert all(isinstance(i, uuid.UUID) and i.version == 8 and i.variant == uuid.RFC_4122 for i in made)
+
+    def test_a_batch_of_ids_shares_a_random_prefix_and_counts_from_a_random_start(self) -> None:
+        ids = EventIds()
+        batches = [ids.raw(1_000) for _ in range(50)]
+        for batch in batches:
+            assert {value[:12] for value in batch} == {batch[0][:12]}
+            first = int.from_bytes(batch[0][12:], "big")
+            assert [int.from_bytes(value[12:], "big") for value in batch] == list(range(first, first + 1_000))
+        prefixes = {batch[0][:12] for batch in batches}
+        starts = {batch[0][12:] for batch in batches}
+        assert len(prefixes) == 50  # a fresh prefix per batch
+        assert len(starts) == 50  # and a fresh start (two equal of 50 has a chance of about 3e-7)
+        # the prefixes are random: each of their bits but the version's and the variant's is seen set and clear
+        ones = zeros = 0
+        for prefix in prefixes:
+            value = int.from_bytes(prefix, "big")
+            ones |= value
+            zeros |= ~value & ((1 << 96) - 1)
+        version_and_variant = (0xF << 44) | (0x3 << 30)
+        assert ones | version_and_variant == zeros | version_and_variant == (1 << 96) - 1
+
+    def test_a_batch_of_ids_never_wraps_its_counter(self) -> None:
+        ids = EventIds()
+        for count in (1, 2, 1_000):
+            for _ in range(200):
+                batch = ids.raw(count)
+                assert int.from_bytes(batch[-1][12:], "big") - int.from_bytes(batch[0][12:], "big") == count - 1
 
     def test_an_id_as_bytes_is_a_uuid_on_the_wire(self) -> None:
         value = EventIds().raw(1)[0]
