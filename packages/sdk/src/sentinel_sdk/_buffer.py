@@ -1,6 +1,15 @@
 """The bounded buffer between the request path and the sender, and the loss ledger.
 
-``put`` never blocks: when the buffer is full the capture is dropped and counted. Counters that request threads
+The request path hands a capture over in one of two ways, chosen by the sender (see ``Sender.run``):
+
+- ``put``, a checked append: when the buffer is full the capture is dropped and counted, and each full batch
+  wakes the sender. Used while the app is quiet, and whenever the sender may block (sending, waiting to retry).
+- ``append``, the list's own C-level append, with no check at all. Used while the app is busy: the sender then
+  wakes on its own before a batch can be due or the buffer full, and trims whatever arrived beyond the capacity
+  (counted as dropped, exactly as ``put`` would have).
+
+Only the sender removes captures, always from the front, each time with a copy and a delete of the same index
+range: appends only ever land at the end, so none is lost or taken twice. Counters that request threads
 increment only ever grow, and the sender reports their growth since the last batch, so reporting never races
 with an increment.
 """
@@ -9,27 +18,29 @@ from __future__ import annotations
 
 import statistics
 import threading
-from collections import deque
 
 from sentinel_sdk._capture import Capture
 from sentinel_types import CaptureOverhead, LossCounters
 
 
 class Buffer:
-    """A FIFO of captures with a fixed capacity; wakes the sender when a full batch is waiting."""
+    """A FIFO of captures with a fixed capacity, enforced by ``put`` or, after ``append``, by ``trim``."""
 
     def __init__(self, capacity: int, batch_size: int) -> None:
         self.capacity = capacity
         self.batch_size = batch_size
         self._quiet_below = max(0, min(capacity, batch_size - 1))
-        """Below this length, an append can neither fill the buffer nor complete a batch."""
+        """Below this length, a ``put`` can neither fill the buffer nor complete a batch."""
         self.reset()
 
     def reset(self) -> None:
-        """Empty the buffer and zero its counter (in a forked child)."""
-        self._items: deque[Capture] = deque()
+        """Empty the buffer and zero its counter (in a forked child, where another thread may have held the lock)."""
+        self._lock = threading.Lock()
+        self._items: list[Capture] = []
+        self.append = self._items.append
+        """Append without any check (the sender trims): the hand-off while the sender polls."""
         self.ready = threading.Event()
-        """Set when a full batch is waiting (the sender also wakes on its timer)."""
+        """Set when a full batch is waiting after a ``put`` (the sender also wakes on its timer)."""
         self.queue_full = 0
         """Captures dropped because the buffer was full, since start (only grows)."""
 
@@ -41,20 +52,34 @@ class Buffer:
         else:
             self._put_near_a_limit(items, capture)
 
-    def _put_near_a_limit(self, items: deque[Capture], capture: Capture) -> None:
+    def _put_near_a_limit(self, items: list[Capture], capture: Capture) -> None:
         if len(items) >= self.capacity:
-            self.queue_full += 1
+            self._count_full(1)
             return
         items.append(capture)
         if not len(items) % self.batch_size:  # a full batch (or one more) is waiting
             self.ready.set()
 
+    def _count_full(self, count: int) -> None:
+        with self._lock:  # request threads and the sender both count
+            self.queue_full += count
+
     def take(self, count: int) -> list[Capture]:
-        """Remove and return up to ``count`` captures, oldest first."""
+        """Remove and return up to ``count`` captures, oldest first (sender only)."""
         items = self._items
-        popleft = items.popleft
-        # Only the sender takes, so the length can only grow between this check and the pops.
-        return [popleft() for _ in range(min(count, len(items)))]
+        taken = items[:count]
+        del items[: len(taken)]  # the same range: appends since the copy are all beyond it
+        return taken
+
+    def trim(self) -> int:
+        """Drop and count what lies beyond the capacity, newest first as ``put`` would (sender only)."""
+        items = self._items
+        capacity = self.capacity
+        extra = len(items[capacity:])
+        if extra:
+            del items[capacity : capacity + extra]
+            self._count_full(extra)
+        return extra
 
     def __len__(self) -> int:
         return len(self._items)

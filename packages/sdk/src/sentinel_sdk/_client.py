@@ -53,11 +53,11 @@ class Client:
     def _setup(self) -> None:
         self.capture: Callable[[Capture], None] = self._first_capture
         """Queue one capture for sending; never blocks (drops and counts when the buffer is full). Middleware
-        calls it at the end of each request. The first starts the sender thread; then it is the buffer's ``put``
-        itself (no check on the request path)."""
+        calls it at the end of each request. The first starts the sender thread; then the sender sets it to the
+        buffer's ``put`` or, while the app is busy, the buffer's own ``append`` (see ``Sender.run``)."""
         self._ledger = LossLedger()
         self._lost_before_shutdown = 0
-        self._sender = Sender(self.options, self._buffer, self._ledger, self._sdk_info)
+        self._sender = Sender(self.options, self._buffer, self._ledger, self._sdk_info, self._hand_off)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -121,9 +121,13 @@ class Client:
         return SdkInfo(name=SDK_NAME, version=__version__, runtime=runtime[: limits.MAX_SDK_RUNTIME_LENGTH])
 
     def _first_capture(self, capture: Capture) -> None:
-        self._start()
         self.capture = self._buffer.put
         self._buffer.put(capture)
+        self._start()
+
+    def _hand_off(self, unchecked: bool) -> None:
+        # Called by the sender thread only (a late first capture may still set ``put``: always the safe one).
+        self.capture = self._buffer.append if unchecked else self._buffer.put
 
     def _start(self) -> None:
         with self._start_lock:

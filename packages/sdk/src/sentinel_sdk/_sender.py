@@ -39,6 +39,18 @@ from sentinel_types import (
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 30.0
 
+_POLL_ABOVE = 2_000.0
+"""Captures per second above which the sender polls the buffer (and the request path appends unchecked)..."""
+_POLL_BELOW = 1_000.0
+"""...until the rate falls below this. Between the two, polling costs the app less than being woken."""
+_POLL_MAX_S = 0.1
+"""The longest a polling sender sleeps."""
+_POLL_MIN_S = 0.002
+"""The shortest a polling sender sleeps."""
+_POLL_HEADROOM = 4.0
+"""A polling sender wakes before the buffer could fill at this many times the observed rate."""
+_NEVER = 3_600.0
+
 
 def backoff_delay(attempt: int) -> float:
     """Seconds to wait before retry number ``attempt + 1``: exponential, capped, with jitter."""
@@ -53,9 +65,18 @@ def is_retryable(status: int) -> bool:
 class Sender:
     """Drains the buffer into batches on the sender thread; ``flush`` and ``close`` may be called from any thread."""
 
-    def __init__(self, options: Options, buffer: Buffer, ledger: LossLedger, sdk: Callable[[], SdkInfo]) -> None:
+    def __init__(
+        self,
+        options: Options,
+        buffer: Buffer,
+        ledger: LossLedger,
+        sdk: Callable[[], SdkInfo],
+        hand_off: Callable[[bool], None],
+    ) -> None:
         self._options = options
         self._buffer = buffer
+        self._hand_off = hand_off
+        """Sets how the request path hands captures over: unchecked ``append`` (True) or checked ``put``."""
         self._ledger = ledger
         self._sdk = sdk
         self._builder = EventBuilder(options)
@@ -72,6 +93,10 @@ class Sender:
         self._taken = 0  # captures taken from the buffer so far (guarded by _cond)
         self._done = 0  # captures whose batch was delivered or given up (guarded by _cond)
         self._flush_wanted = False
+        self._polling = False
+        """True while the app is busy enough for the unchecked hand-off (sender thread only)."""
+        self._rate = 0.0
+        """Captures per second, smoothed over the sender's wake-ups (sender thread only)."""
         self._closing_deadline: float | None = None
         self._stop = threading.Event()
 
@@ -81,20 +106,88 @@ class Sender:
         return self._builder
 
     def run(self) -> None:
-        """Thread body: send on a full batch, on the jittered interval, or on a flush request, until closed."""
+        """Thread body: send on a full batch, on the jittered interval, or on a flush request, until closed.
+
+        While the app is busy (``_POLL_ABOVE`` captures a second or more) the sender polls: the request path
+        appends without a check or a wake-up, and the sender sleeps until a full batch is due at the observed
+        rate, never so long that the buffer could fill at four times that rate, and trims any excess at once. It
+        keeps doing so while a post waits for its answer (it is the post's attendant). Before anything it cannot
+        interrupt (connecting, sending, reading the rest of an answer, waiting to retry) and while the app is
+        quiet, the request path uses the checked ``put`` instead: the buffer stays bounded however long the sender
+        is away.
+        """
+        buffer = self._buffer
         next_flush = time.monotonic() + self._interval()
-        while not self._closing():
-            self._buffer.ready.wait(max(0.0, next_flush - time.monotonic()))
-            self._buffer.ready.clear()
-            if self._closing():
-                break
-            now = time.monotonic()
-            everything = self._flush_wanted or now >= next_flush
-            if everything:
-                self._flush_wanted = False
-                next_flush = now + self._interval()
-            self._drain(everything)
+        mark_length, mark_at = len(buffer), time.monotonic()
+        try:
+            while not self._closing():
+                wait = next_flush - time.monotonic()
+                if self._polling:
+                    wait = min(wait, self._poll_wait(batch_due=True))
+                buffer.ready.wait(max(0.0, wait))
+                buffer.ready.clear()
+                if self._closing():
+                    break
+                now = time.monotonic()
+                if now - mark_at >= _POLL_MIN_S / 2:
+                    observed = max(0, len(buffer) - mark_length) / (now - mark_at)
+                    self._rate = (self._rate + observed) / 2 if self._rate else observed
+                self._trim()
+                everything = self._flush_wanted or now >= next_flush
+                if everything:
+                    self._flush_wanted = False
+                    next_flush = now + self._interval()
+                self._drain(everything)
+                self._polling = self._rate >= (_POLL_BELOW if self._polling else _POLL_ABOVE) and self._keeping_up()
+                if self._polling:
+                    self._hand_off(True)
+                else:
+                    self.leave()
+                mark_length, mark_at = len(buffer), time.monotonic()
+        finally:  # however the loop ends, the request path is bounded from now on
+            self._polling = False
+            self.leave()
         self._drain(everything=True)
+
+    def _poll_wait(self, *, batch_due: bool) -> float:
+        """Seconds a polling sender may sleep: never so long that the buffer could fill at ``_POLL_HEADROOM``
+        times the observed rate, nor longer than ``_POLL_MAX_S``; with ``batch_due``, no longer than until a full
+        batch is due at the observed rate either."""
+        length, rate = len(self._buffer), self._rate
+        wait = min((self._buffer.capacity - length) / (rate * _POLL_HEADROOM), _POLL_MAX_S)
+        if batch_due:
+            wait = min(wait, (self._options.batch_size - length) / rate)
+        return max(_POLL_MIN_S, wait)
+
+    def tend(self) -> float:
+        """While a post waits for its answer: keep a busy app on the unchecked hand-off, within the capacity.
+        Returns the seconds until the next call is due (see ``Transport.post``)."""
+        if not self._polling:
+            return _NEVER
+        self._trim()
+        if not self._keeping_up():  # the answer is late and the app busy: let ``put`` bound the buffer exactly
+            self.leave()
+            return _NEVER
+        self._hand_off(True)
+        return self._poll_wait(batch_due=False)
+
+    def _keeping_up(self) -> bool:
+        """True while the buffer is at most half full: a poll can come before it fills."""
+        return len(self._buffer) * 2 <= self._buffer.capacity
+
+    def leave(self) -> None:
+        """Before the sender may block (and while the app is quiet): switch the request path to the checked
+        ``put``, bounded whatever the sender does next, then trim what the unchecked one let in."""
+        self._hand_off(False)
+        self._trim()
+
+    def _trim(self) -> None:
+        with self._cond:
+            dropped = self._buffer.trim()
+            if dropped:  # counted as queue_full by the buffer; settled for flush
+                self._taken += dropped
+                self._done += dropped
+                self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything buffered before the call has been sent or counted as lost."""
@@ -230,7 +323,7 @@ class Sender:
                 batch.sent_at = time.time_ns() // 1_000_000
                 body = encode(batch, opts.wire_format)
             try:
-                reply = self._transport.post(body, timeout)
+                reply = self._transport.post(body, timeout, self)
             except (OSError, http.client.HTTPException) as exc:
                 _log.warn("network", "sentinel_sdk: could not reach %s: %s", opts.endpoint, exc)
                 retry_after = None
@@ -260,6 +353,7 @@ class Sender:
 
     def _wait_until(self, wake_at: float) -> bool:
         """Sleep until ``wake_at``; False when a shutdown deadline comes first."""
+        self.leave()
         if self._closing_deadline is None:
             self._stop.wait(max(0.0, wake_at - time.monotonic()))  # returns early when closing starts
         deadline = self._closing_deadline

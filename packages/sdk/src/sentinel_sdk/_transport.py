@@ -20,6 +20,7 @@ import sys
 import time
 import zlib
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sentinel_types import WireFormat, content_type_for
@@ -42,6 +43,16 @@ class Reply:
     retry_after: float | None
     """Seconds from ``Retry-After`` (delta-seconds or an HTTP date), when present and valid."""
     body: bytes
+
+
+class Attendant(Protocol):
+    """What the caller does while a post waits for its answer (the sender keeps the buffer bounded)."""
+
+    def tend(self) -> float:
+        """Do what is due; return the seconds the post may wait before calling again."""
+
+    def leave(self) -> None:
+        """The post is about to block in a call that cannot be interrupted (connect, send, the rest of an answer)."""
 
 
 class Transport:
@@ -74,31 +85,40 @@ class Transport:
         self._sock: socket.socket | None = None
         self._ssl: ssl.SSLContext | None = None
 
-    def post(self, body: bytes, timeout: float) -> Reply:
-        """Send one batch body (compressed here when the transport compresses)."""
+    def post(self, body: bytes, timeout: float, attendant: Attendant | None = None) -> Reply:
+        """Send one batch body (compressed here when the transport compresses).
+
+        ``timeout`` bounds each socket operation. With an ``attendant``, the wait for the answer's first bytes is
+        cut into the slices it asks for, and it is called between them.
+        """
         if self._compress:
             body = _gzip(body)
         request = b"".join((self._head, str(len(body)).encode(), b"\r\n\r\n", body))
         reused = self._sock is not None
         try:
-            return self._exchange(request, timeout)
+            return self._exchange(request, timeout, attendant)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             if not reused:
                 raise
         # The server closed the kept-alive connection while it was idle: once more on a new one (the batch id
         # makes a repeat harmless).
-        return self._exchange(request, timeout)
+        return self._exchange(request, timeout, attendant)
 
-    def _exchange(self, request: bytes, timeout: float) -> Reply:
+    def _exchange(self, request: bytes, timeout: float, attendant: Attendant | None) -> Reply:
+        if attendant is not None:
+            attendant.leave()
         sock = self._connection(timeout)
         try:
             sock.sendall(request)
-            reply, keep = self._read_reply(sock)
+            first = b"" if attendant is None else _first_bytes(sock, timeout, attendant)
+            reply, keep = self._read_reply(sock, first)
         except BaseException:
             self.close()
             raise
         if not keep:
             self.close()
+        if attendant is not None:
+            attendant.tend()  # nothing blocks any more
         return reply
 
     def _connection(self, timeout: float) -> socket.socket:
@@ -119,15 +139,15 @@ class Transport:
             sock.settimeout(timeout)
         return sock
 
-    def _read_reply(self, sock: socket.socket) -> tuple[Reply, bool]:
-        """Read one answer; skip interim (1xx) ones. Returns the reply and whether the connection stays open."""
+    def _read_reply(self, sock: socket.socket, data: bytes) -> tuple[Reply, bool]:
+        """Read one answer (``data``: its first bytes, if read); skip interim (1xx) ones. Returns the reply and
+        whether the connection stays open."""
         try:
-            return self._read_answer(sock)
+            return self._read_answer(sock, data)
         except (ValueError, UnicodeError) as exc:  # a malformed answer, whatever the part
             raise http.client.HTTPException(f"malformed answer: {exc}") from None
 
-    def _read_answer(self, sock: socket.socket) -> tuple[Reply, bool]:
-        data = b""
+    def _read_answer(self, sock: socket.socket, data: bytes) -> tuple[Reply, bool]:
         while True:
             found = _head_end(data)
             while found is None:
@@ -198,6 +218,28 @@ else:  # pragma: no cover - Python 3.10
     def _gzip(body: bytes) -> bytes:
         compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
         return compressor.compress(body) + compressor.flush()
+
+
+def _first_bytes(sock: socket.socket, timeout: float, attendant: Attendant) -> bytes:
+    """Wait for the answer's first bytes in the slices the attendant asks for (at most ``timeout`` in all), then
+    leave the socket to wait as usual for the rest."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(min(remaining, max(0.001, attendant.tend())))
+            try:
+                chunk = sock.recv(_READ_SIZE)
+            except TimeoutError:  # nothing was read: the socket (and a TLS session) can wait again
+                continue
+            if not chunk:
+                raise http.client.RemoteDisconnected("the server closed the connection without answering")
+            return chunk
+    finally:
+        attendant.leave()
+        sock.settimeout(timeout)
 
 
 def _head_end(data: bytes) -> tuple[int, int] | None:

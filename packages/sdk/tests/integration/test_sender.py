@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sentinel_sdk import Client, _log
+from sentinel_sdk._capture import Capture
 from sentinel_sdk.wsgi import SentinelMiddleware
 from sentinel_types import limits
 
@@ -272,6 +273,54 @@ class TestLoss:
         other = make_client()
         request(other, "/sent")
         assert other.shutdown(timeout=5)
+
+
+def busy_app(client: Client, count: int, block: int, pause: float) -> tuple[bool, int]:
+    """Capture ``count`` requests straight through ``client.capture``, ``block`` at a time with ``pause`` seconds
+    between blocks. Returns whether the unchecked hand-off was seen, and the longest buffer seen."""
+    unchecked, longest = False, 0
+    for first in range(0, count, block):
+        for index in range(first, min(count, first + block)):
+            client.capture(Capture(time.perf_counter_ns(), "GET", f"/{index}", b"", None, status=200))
+        unchecked = unchecked or client.capture == client._buffer.append
+        longest = max(longest, len(client._buffer))
+        time.sleep(pause)
+    return unchecked, longest
+
+
+class TestHandOff:
+    def test_a_busy_app_appends_unchecked_and_every_event_arrives(
+        self, ingest: Any, make_client: Callable[..., Client]
+    ) -> None:
+        client = make_client()
+        client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+        unchecked, _ = busy_app(client, 20_000, block=100, pause=0.005)  # ~20,000 a second
+        assert unchecked, "a busy app should hand captures over with the list's own append"
+        assert client.flush(timeout=10)
+        paths = [event.path for event in ingest.events()]
+        assert len(paths) == len(set(paths)) == 20_001
+        assert ingest.dropped().total() == 0
+        deadline = time.monotonic() + 5  # quiet again: back to the checked put
+        while client.capture != client._buffer.put and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.capture == client._buffer.put
+
+    def test_a_slow_answer_cannot_make_a_busy_app_overfill_the_buffer(
+        self, ingest: Any, make_client: Callable[..., Client]
+    ) -> None:
+        for _ in range(5):
+            ingest.answer_next(202)
+        ingest.answer_next(202, delay=0.5)  # the sender is polling when this batch goes out
+        client = make_client(buffer_size=3_000)
+        client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+        unchecked, longest = busy_app(client, 30_000, block=100, pause=0.005)  # ~20,000 a second
+        assert unchecked
+        assert client.flush(timeout=30)
+        received = len(ingest.events())
+        dropped = ingest.dropped().queue_full + client.pending_losses().queue_full
+        assert dropped > 0, "the buffer should have filled while the slow batch waited for its answer"
+        assert received + dropped == 30_001, "every capture is sent or counted as dropped"
+        assert longest <= 3_000 + 1  # one capture may be in flight from the one thread that captures
 
 
 class TestDeadEndpoints:

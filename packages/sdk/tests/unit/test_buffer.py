@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,6 +19,31 @@ pytestmark = pytest.mark.unit
 
 def capture() -> Capture:
     return Capture(time.perf_counter_ns(), "GET", "/", b"", None)
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Switch threads as often as the interpreter allows, to make interleavings likely."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+class ArrivesMidCopy(list):  # type: ignore[type-arg]
+    """A list that receives the next of ``arrivals`` right after each slice copy: a request landing mid-take."""
+
+    def __init__(self, items: list[int], arrivals: list[int]) -> None:
+        super().__init__(items)
+        self._arrivals = iter(arrivals)
+
+    def __getitem__(self, index: Any) -> Any:
+        copied = super().__getitem__(index)
+        if isinstance(index, slice):
+            arrival = next(self._arrivals, None)
+            if arrival is not None:
+                self.append(arrival)
+        return copied
 
 
 class TestBuffer:
@@ -31,7 +60,7 @@ class TestBuffer:
         thread = client._thread
         assert thread is not None
         assert thread.is_alive()
-        assert client.capture == client._buffer.put  # from now on, straight into the buffer
+        assert client.capture == client._buffer.put  # from now on, straight into the buffer (until busy)
         client.capture(capture())
         assert client._thread is thread
         client.shutdown(timeout=0)
@@ -51,6 +80,46 @@ class TestBuffer:
             buffer.put(cap)
         assert buffer.take(3) == captures[:3]
         assert buffer.take(3) == captures[3:]
+
+    def test_append_is_unchecked_and_trim_drops_the_newest_beyond_the_capacity(self) -> None:
+        buffer = Buffer(capacity=3, batch_size=10)
+        captures = [capture() for _ in range(5)]
+        for cap in captures:
+            buffer.append(cap)
+        assert (len(buffer), buffer.queue_full, buffer.ready.is_set()) == (5, 0, False)
+        assert buffer.trim() == 2
+        assert (len(buffer), buffer.queue_full) == (3, 2)
+        assert buffer.trim() == 0
+        assert buffer.take(10) == captures[:3]
+
+    def test_an_append_between_the_copy_and_the_delete_is_kept(self) -> None:
+        buffer = Buffer(capacity=3, batch_size=10)
+        buffer._items = ArrivesMidCopy([0, 1, 2, 3, 4], arrivals=[5, 6])
+        assert buffer.trim() == 2  # 3 and 4; 5 arrived after the copy and stays
+        assert buffer.take(10) == [0, 1, 2, 5]  # type: ignore[comparison-overlap]
+        assert list(buffer._items) == [6]  # 6 arrived during the take
+        assert buffer.queue_full == 2
+
+    def test_take_and_trim_lose_nothing_to_concurrent_appends(self, fast_switching: None) -> None:
+        per_thread, threads = 20_000, 4
+        for _ in range(5):
+            buffer = Buffer(capacity=500, batch_size=64)
+
+            def produce(offset: int, buffer: Buffer = buffer) -> None:
+                for index in range(offset, offset + per_thread):  # both hand-offs, as the sender switches
+                    (buffer.append if index % 2 else buffer.put)(index)  # type: ignore[arg-type]
+
+            producers = [threading.Thread(target=produce, args=(n * per_thread,)) for n in range(threads)]
+            for thread in producers:
+                thread.start()
+            taken: list[int] = []
+            while any(thread.is_alive() for thread in producers):
+                taken.extend(buffer.take(64))  # type: ignore[arg-type]
+                buffer.trim()
+            buffer.trim()
+            taken.extend(buffer.take(len(buffer)))  # type: ignore[arg-type]
+            assert len(taken) == len(set(taken)), "a capture was taken twice"
+            assert len(taken) + buffer.queue_full == per_thread * threads, "a capture was neither taken nor counted"
 
     def test_reset_empties_and_zeroes(self) -> None:
         buffer = Buffer(capacity=1, batch_size=10)

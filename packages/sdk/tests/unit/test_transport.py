@@ -33,6 +33,8 @@ class RawServer:
 
     answers: list[bytes | tuple[bytes, str] | None]
     port: int = 0
+    delay: float = 0.0
+    """Seconds to think before each answer."""
     requests: list[Request] = field(default_factory=list)
     connections: int = 0
 
@@ -65,6 +67,7 @@ class RawServer:
                 self.requests.append(Request(headers, lines[0], data[:length]))
                 data = data[length:]
                 answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
+                time.sleep(self.delay)
                 if answer is None:
                     return
                 if isinstance(answer, tuple):
@@ -279,6 +282,45 @@ def test_a_server_that_stops_responding_times_out(body: bytes) -> None:
         with pytest.raises(TimeoutError):
             client.post(body, timeout=0.3)
         assert time.monotonic() - started < 3
+
+
+class RecordingAttendant:
+    def __init__(self, slice_s: float) -> None:
+        self.slice_s = slice_s
+        self.calls: list[str] = []
+
+    def tend(self) -> float:
+        self.calls.append("tend")
+        return self.slice_s
+
+    def leave(self) -> None:
+        self.calls.append("leave")
+
+
+def test_the_wait_for_an_answer_is_cut_into_the_slices_the_attendant_asks_for(raw_server: RawServer) -> None:
+    raw_server.delay = 0.3
+    attendant = RecordingAttendant(0.02)
+    reply = transport(raw_server).post(b"x", timeout=5, attendant=attendant)
+    assert (reply.status, reply.body) == (202, b"{}")
+    assert attendant.calls[0] == "leave"  # before connecting and sending
+    assert attendant.calls[-2:] == ["leave", "tend"]  # the rest of the answer read, then nothing blocks
+    waits = attendant.calls[1:-2]
+    assert set(waits) == {"tend"}
+    assert len(waits) >= 5  # 0.3 s in slices of 0.02 s
+
+
+def test_the_timeout_bounds_a_wait_cut_into_slices() -> None:
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(1)
+        client = Transport(f"http://127.0.0.1:{hole.getsockname()[1]}", "k", "msgpack", False, "t")
+        attendant = RecordingAttendant(0.05)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            client.post(b"x", timeout=0.3, attendant=attendant)
+        assert 0.25 < time.monotonic() - started < 3
+        assert attendant.calls.count("tend") >= 3
+        assert attendant.calls[-1] == "leave"
 
 
 def test_the_host_header_names_a_default_port_and_an_ipv6_address_as_http_wants() -> None:
