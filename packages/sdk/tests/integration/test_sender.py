@@ -366,6 +366,30 @@ def test_a_forked_child_sends_its_own_events_and_the_parent_is_unaffected(
     assert len(child_batch.events) == 1
 
 
+def test_a_child_forked_while_its_parent_appends_unchecked_starts_checked_and_empty(
+    ingest: Any, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+    unchecked, _ = busy_app(client, 10_000, block=100, pause=0.005)
+    assert unchecked and client.capture == client._buffer.append
+    pid = os.fork()
+    if pid == 0:  # the child: exit without running the test session's teardown
+        code = 1
+        try:
+            fresh = client.capture == client._first_capture and len(client._buffer) == 0
+            client.capture(Capture(time.perf_counter_ns(), "GET", "/child", b"", None, status=200))
+            code = 0 if fresh and client.flush(timeout=10) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.flush(timeout=10)
+    paths = [event.path for event in ingest.events()]
+    assert len(paths) == len(set(paths)) == 10_002  # the parent's 10,001 and the child's one
+    assert "/child" in paths
+
+
 def exit_after_one_request(endpoint: str, **options: Any) -> subprocess.CompletedProcess[str]:
     """Run a fresh interpreter that captures one request to ``/at-exit`` and exits normally."""
     code = f"""
