@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import http.client
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -321,6 +325,70 @@ def test_the_timeout_bounds_a_wait_cut_into_slices() -> None:
         assert 0.25 < time.monotonic() - started < 3
         assert attendant.calls.count("tend") >= 3
         assert attendant.calls[-1] == "leave"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_over_tls_a_wait_cut_into_slices_leaves_the_session_usable(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    server = RawServer(answers=[OK], port=listener.getsockname()[1], delay=0.2)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            server.connections += 1
+            threading.Thread(
+                target=server._handle, args=(server_context.wrap_socket(conn, server_side=True),), daemon=True
+            ).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        client = Transport(f"https://127.0.0.1:{server.port}", "k", "msgpack", False, "t")
+        client._ssl = ssl.create_default_context(cafile=str(cert))
+        for _ in range(3):  # the same TLS connection each time, after reads that timed out
+            attendant = RecordingAttendant(0.02)
+            reply = client.post(b"x", timeout=5, attendant=attendant)
+            assert (reply.status, reply.body) == (202, b"{}")
+            assert attendant.calls.count("tend") >= 5
+        assert (len(server.requests), server.connections) == (3, 1)
+    finally:
+        listener.close()
 
 
 def test_the_host_header_names_a_default_port_and_an_ipv6_address_as_http_wants() -> None:
