@@ -3,7 +3,8 @@
 The request path hands a capture over in one of two ways, chosen by the sender (see ``Sender.run``):
 
 - ``put``, a checked append: when the buffer is full the capture is dropped and counted, and each full batch
-  wakes the sender. Used while the app is quiet, and whenever the sender may block (sending, waiting to retry).
+  wakes the sender. Used while the app is quiet, and whenever the sender may block in a call it cannot
+  interrupt (connecting, sending, waiting to retry).
 - ``append``, the list's own C-level append, with no check at all. Used while the app is busy: the sender then
   wakes on its own before a batch can be due or the buffer full, and trims whatever arrived beyond the capacity
   (counted as dropped, exactly as ``put`` would have).

@@ -50,6 +50,7 @@ _POLL_MIN_S = 0.002
 _POLL_HEADROOM = 4.0
 """A polling sender wakes before the buffer could fill at this many times the observed rate."""
 _NEVER = 3_600.0
+"""What ``tend`` answers when it need not be called again during this wait."""
 
 
 def backoff_delay(attempt: int) -> float:

@@ -39,6 +39,7 @@ class RawServer:
     port: int = 0
     delay: float = 0.0
     """Seconds to think before each answer."""
+    tls: ssl.SSLContext | None = None
     requests: list[Request] = field(default_factory=list)
     connections: int = 0
 
@@ -49,6 +50,8 @@ class RawServer:
             except OSError:
                 return
             self.connections += 1
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -364,20 +367,8 @@ def test_over_tls_a_wait_cut_into_slices_leaves_the_session_usable(tmp_path: Pat
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
-    server = RawServer(answers=[OK], port=listener.getsockname()[1], delay=0.2)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            server.connections += 1
-            threading.Thread(
-                target=server._handle, args=(server_context.wrap_socket(conn, server_side=True),), daemon=True
-            ).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    server = RawServer(answers=[OK], port=listener.getsockname()[1], delay=0.2, tls=server_context)
+    threading.Thread(target=server.serve, args=(listener,), daemon=True).start()
     try:
         client = Transport(f"https://127.0.0.1:{server.port}", "k", "msgpack", False, "t")
         client._ssl = ssl.create_default_context(cafile=str(cert))
