@@ -373,7 +373,11 @@ def test_a_child_forked_while_its_parent_appends_unchecked_starts_checked_and_em
     client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
     unchecked, _ = busy_app(client, 10_000, block=100, pause=0.005)
     assert unchecked
-    assert client.capture == client._buffer.append
+    extra = 0  # keep the app busy until the unchecked hand-off is in place (a send switches it back for a moment)
+    while client.capture != client._buffer.append and extra < 10_000:
+        client.capture(Capture(time.perf_counter_ns(), "GET", f"/extra/{extra}", b"", None, status=200))
+        extra += 1
+        time.sleep(0.0001)
     pid = os.fork()
     if pid == 0:  # the child: exit without running the test session's teardown
         code = 1
@@ -387,7 +391,7 @@ def test_a_child_forked_while_its_parent_appends_unchecked_starts_checked_and_em
     assert os.waitstatus_to_exitcode(status) == 0
     assert client.flush(timeout=10)
     paths = [event.path for event in ingest.events()]
-    assert len(paths) == len(set(paths)) == 10_002  # the parent's 10,001 and the child's one
+    assert len(paths) == len(set(paths)) == 10_002 + extra  # the parent's 10,001 (+ extra) and the child's one
     assert "/child" in paths
 
 
