@@ -275,13 +275,18 @@ class TestLoss:
         assert other.shutdown(timeout=5)
 
 
+def captured(path: str) -> Capture:
+    """A finished GET of ``path``, as middleware hands it to ``client.capture``."""
+    return Capture(time.perf_counter_ns(), "GET", path, b"", None, status=200)
+
+
 def busy_app(client: Client, count: int, block: int, pause: float) -> tuple[bool, int]:
     """Capture ``count`` requests straight through ``client.capture``, ``block`` at a time with ``pause`` seconds
     between blocks. Returns whether the unchecked hand-off was seen, and the longest buffer seen."""
     unchecked, longest = False, 0
     for first in range(0, count, block):
         for index in range(first, min(count, first + block)):
-            client.capture(Capture(time.perf_counter_ns(), "GET", f"/{index}", b"", None, status=200))
+            client.capture(captured(f"/{index}"))
         unchecked = unchecked or client.capture == client._buffer.append
         longest = max(longest, len(client._buffer))
         time.sleep(pause)
@@ -293,7 +298,7 @@ class TestHandOff:
         self, ingest: Any, make_client: Callable[..., Client]
     ) -> None:
         client = make_client()
-        client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+        client.capture(captured("/first"))
         unchecked, _ = busy_app(client, 20_000, block=100, pause=0.005)  # ~20,000 a second
         assert unchecked, "a busy app should hand captures over with the list's own append"
         assert client.flush(timeout=10)
@@ -312,7 +317,7 @@ class TestHandOff:
             ingest.answer_next(202)
         ingest.answer_next(202, delay=0.5)  # the sender is polling when this batch goes out
         client = make_client(buffer_size=3_000)
-        client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+        client.capture(captured("/first"))
         unchecked, longest = busy_app(client, 30_000, block=100, pause=0.005)  # ~20,000 a second
         assert unchecked
         assert client.flush(timeout=30)
@@ -370,12 +375,12 @@ def test_a_child_forked_while_its_parent_appends_unchecked_starts_checked_and_em
     ingest: Any, make_client: Callable[..., Client]
 ) -> None:
     client = make_client()
-    client.capture(Capture(time.perf_counter_ns(), "GET", "/first", b"", None, status=200))
+    client.capture(captured("/first"))
     unchecked, _ = busy_app(client, 10_000, block=100, pause=0.005)
     assert unchecked
     extra = 0  # keep the app busy until the unchecked hand-off is in place (a send switches it back for a moment)
     while client.capture != client._buffer.append and extra < 10_000:
-        client.capture(Capture(time.perf_counter_ns(), "GET", f"/extra/{extra}", b"", None, status=200))
+        client.capture(captured(f"/extra/{extra}"))
         extra += 1
         time.sleep(0.0001)
     pid = os.fork()
@@ -383,7 +388,7 @@ def test_a_child_forked_while_its_parent_appends_unchecked_starts_checked_and_em
         code = 1
         try:
             fresh = client.capture == client._first_capture and len(client._buffer) == 0
-            client.capture(Capture(time.perf_counter_ns(), "GET", "/child", b"", None, status=200))
+            client.capture(captured("/child"))
             code = 0 if fresh and client.flush(timeout=10) else 2
         finally:
             os._exit(code)
