@@ -358,7 +358,8 @@ def measure(
     bare app's total plus the median over the run's rounds of (this variant's block minus the bare app's block of the
     same round), which a host hiccup hitting a few blocks does not move. ``settle`` runs, untimed, after each block:
     it lets every background sender finish what its block queued, so that one variant's backlog is not sent
-    (competing for the GIL) while the next variant is timed.
+    (competing for the GIL) while the next variant is timed, and collects the garbage left, so that a block pays for
+    the collections its own allocations trigger, not for a full collection of what another variant left behind.
     """
     drivers: dict[str, Callable[[int], int]] = {}
     for name, build in variants.items():
@@ -519,6 +520,10 @@ def compare(
                 client.flush(timeout=60)
             for provider in PROVIDERS:
                 provider.force_flush()
+            # Objects that outlive a block (spans and records waiting for export) fill the oldest generation until
+            # a full collection, ~16 ms with every peer loaded, runs in whichever block allocates next: without
+            # this, one variant's figure carried collections of another's garbage.
+            gc.collect()
 
         tables[framework], paired[framework] = measure(chosen, runner, requests, runs, settle=settle)
     sender = {}
