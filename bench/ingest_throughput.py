@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 import redis.asyncio as aioredis
+from _results import record
 
 from sentinel_control import SecretHasher, SqliteControlStore
 from sentinel_control.testing import make_key, make_project, make_tenant
@@ -268,6 +269,7 @@ def main() -> None:
         ceiling = out.get()
         ceiling_process.join()
         print(f"raw ceiling (Python XADD of the same entry blobs, 16 in flight): {ceiling:,} events/s", flush=True)
+        record("Ingest", "raw Redis ceiling (XADD of the same entries, no HTTP)", ceiling, "events/s")
 
         rows = []
         for kind in args.servers.split(","):
@@ -286,6 +288,15 @@ def main() -> None:
                     cpu_after = process_tree_cpu(server.pid), process_tree_cpu(redis_pid)
                     load.join()
                     rate = result.accepted_events / result.seconds
+                    limit = {"json": 250_000.0, "msgpack": 350_000.0}.get(fmt)
+                    record(
+                        "Ingest",
+                        f"{kind}, {fmt}: accepted events per second, one process",
+                        rate,
+                        "events/s",
+                        target=(">=", limit) if limit is not None else None,
+                        note=f"{rate / ceiling:.0%} of the raw Redis ceiling",
+                    )
                     server_cpu = cpu_after[0] - cpu_before[0]
                     redis_cpu = cpu_after[1] - cpu_before[1]
                     rows.append(

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import msgspec
+from _results import record
 
 from sentinel_analytics import create_client
 from sentinel_analytics.testing import fresh_database
@@ -225,6 +226,9 @@ def main() -> None:
     print(f"\n{'endpoint':<{width}}  {'window':>6}  {'p50 ms':>8}  {'p95 ms':>8}  target p95 <= {TARGET_MS:.0f} ms")
     for name, window, p50, p95 in rows:
         verdict = "ok" if p95 <= TARGET_MS else "OVER"
+        record(
+            "Dashboard queries", f"{name}, {window}: p95", p95, "ms", target=("<=", TARGET_MS), note=f"p50 {p50:.1f} ms"
+        )
         print(f"{name:<{width}}  {window:>6}  {p50:>8.1f}  {p95:>8.1f}  {verdict}")
     over = sum(1 for r in rows if r[3] > TARGET_MS)
     print(

@@ -34,6 +34,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from _results import record
+
 from sentinel_sdk import Client
 
 SINK = r"""
@@ -603,6 +605,64 @@ def main() -> None:
     )
     print(f"\nFull default buffer: {held:,} captures hold {memory_mb:.2f} MB (tracemalloc)")
     print(f"\n{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f} (other processes share them)")
+    report(alone, side_by_side, alone_paired, side_by_side_paired, steady, memory_mb, stats)
+
+
+def report(
+    alone: dict[str, Figures],
+    side_by_side: dict[str, Figures],
+    alone_paired: dict[str, Figures],
+    side_by_side_paired: dict[str, Figures],
+    steady: dict[str, tuple[float, float]],
+    memory_mb: float,
+    stats: dict[str, Any],
+) -> None:
+    """The figures with a target, and the peers', for bench/RESULTS.md."""
+    bench = "SDK overhead"
+    for framework in ("starlette", "flask"):
+        for variant, label, limit in (
+            ("sentinel (defaults)", "defaults", 5.0),
+            ("sentinel (headers + redaction)", "headers + redaction", 15.0),
+        ):
+            for where, figures, paired in (
+                ("alone", alone, alone_paired),
+                ("side by side", side_by_side, side_by_side_paired),
+            ):
+                value, bare = figures[framework][variant], figures[framework]["bare"]
+                pair = paired[framework][variant]
+                if value is None or bare is None:
+                    continue
+                note = f"paired {pair - bare:+.2f}" if pair is not None else ""
+                record(
+                    bench,
+                    f"{framework.title()}, {label}, {where}: CPU added per request",
+                    value - bare,
+                    "µs",
+                    target=("<=", limit),
+                    note=note,
+                )
+        for peer in ("apitally", "opentelemetry + batch processor"):
+            value, bare = side_by_side[framework].get(peer), side_by_side[framework]["bare"]
+            if value is not None and bare is not None:
+                record(
+                    bench, f"{framework.title()}, peer {peer}, side by side: CPU added per request", value - bare, "µs"
+                )
+        record(
+            bench,
+            f"{framework.title()}, sender at steady state: CPU per event",
+            steady[framework][0],
+            "µs",
+            target=("<=", 3.0),
+        )
+    record(bench, "memory of a full default buffer (10,000 captures)", memory_mb, "MB", target=("<=", 10.0))
+    lost = sum(stats["dropped"].values())
+    record(
+        bench,
+        "events the sink received (the rest counted as dropped)",
+        stats["events"],
+        "events",
+        note=f"{lost:,} counted as dropped",
+    )
 
 
 def table(frameworks: dict[str, Figures]) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from _results import record
 
 from sentinel_analytics import create_client
 from sentinel_analytics.testing import fresh_database, make_batch
@@ -272,6 +273,30 @@ def main() -> None:
         ),
         ("lag: batches measured", f"{len(lags):,}", ""),
     ]
+    ceiling = cores * 1e6 / (drained["worker_cpu_per_m"] + drained["ch_cpu_per_m"])
+    record(
+        "Worker",
+        "drain into ClickHouse, one worker process",
+        drained["rate"],
+        "events/s",
+        target=(">=", 300_000.0),
+        note=f"this machine's ceiling {ceiling:,.0f} (worker + ClickHouse CPU on {cores} cores)",
+    )
+    record(
+        "Worker",
+        "worker capacity (events per worker CPU-second)",
+        drained["worker_capacity"],
+        "events/s",
+        target=(">=", 300_000.0),
+    )
+    record(
+        "Worker",
+        f"lag accepted -> queryable at {args.rate:,} events/s, p99",
+        percentile(lags, 0.99),
+        "ms",
+        target=("<=", 1_000.0),
+        note=f"p50 {statistics.median(lags):.0f} ms",
+    )
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{width}}  {'value':>24}  target")
     for name, value, target in rows:
