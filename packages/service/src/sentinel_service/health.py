@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 
 Check = Callable[[Request[Any, Any, Any]], Awaitable[object]]
 """An async readiness check: returns (anything) when healthy, raises when not."""
@@ -57,7 +58,16 @@ def health_handlers(
     def healthz() -> Liveness:
         return Liveness(status="ok", service=service, version=version)
 
-    @get("/readyz", tags=["health"], summary="Readiness: every dependency answers")
+    @get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: every dependency answers",
+        responses={
+            503: ResponseSpec(
+                Readiness, description="A dependency does not answer (see `checks`)", generate_examples=False
+            )
+        },
+    )
     async def readyz(request: Request[Any, Any, Any]) -> Response[Readiness]:
         names = list(checks)
         results = await asyncio.gather(*(_run(checks[name], request, timeout_s) for name in names))

@@ -91,17 +91,20 @@ def inline_schema(type_: type[Any]) -> Schema | Reference:
     return to_schema(resolve(document))
 
 
-def request_body_operation(body_type: type[Any], media_types: tuple[str, ...]) -> type[Operation]:
+def request_body_operation(
+    body_type: type[Any], media_types: tuple[str, ...], description: str | None = None
+) -> type[Operation]:
     """An ``operation_class`` that documents a request body of ``body_type`` in the given media types."""
     name = body_type.__name__
     schema = inline_schema(body_type)
+    description = description or f"A {name}, in any of the listed encodings (gzip Content-Encoding accepted)."
 
     @dataclass
     class _WithBody(Operation):
         def __post_init__(self) -> None:
             self.request_body = RequestBody(
                 required=True,
-                description=f"A {name}, in any of the listed encodings (gzip Content-Encoding accepted).",
+                description=description,
                 content={media: OpenAPIMediaType(schema=schema) for media in media_types},
             )
 

@@ -16,11 +16,13 @@ from sentinel_dashboard.cost.service import project_cost
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.scripts.service import storage_unavailable
 from sentinel_dashboard.storage import ObjectsDep, provide_objects
 from sentinel_storage import StorageError
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# Years 0001-9999: there is no year 0 to count a month of.
+MONTH_PATTERN = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])$"
 
 
 @get(
@@ -28,6 +30,7 @@ MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
     tags=["cost"],
     summary="What a project cost in a month: storage, compute, sandboxes and AWS requests, with a breakdown",
     dependencies={"principal": Provide(provide_principal), "objects": Provide(provide_objects, sync_to_thread=False)},
+    responses=authed(404, 504),
 )
 async def project_cost_report(
     request: Request[Any, Any, Any],

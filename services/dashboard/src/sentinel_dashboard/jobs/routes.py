@@ -14,6 +14,7 @@ from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.jobs.payloads import JobList, JobOut
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_service import ApiError
 
 JobIdParam = Annotated[str, Parameter(pattern=JOB_ID_PATTERN, description="Job id (job_ and 22 characters)")]
@@ -23,7 +24,7 @@ class JobController(Controller):
     tags = ["jobs"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @get("/api/projects/{project_id:str}/jobs", summary="A project's recent jobs, newest first")
+    @get("/api/projects/{project_id:str}/jobs", summary="A project's recent jobs, newest first", responses=authed(404))
     async def list_jobs(
         self,
         principal: PrincipalDep,
@@ -36,7 +37,7 @@ class JobController(Controller):
         jobs = await control.list_jobs(principal.tenant_id, project.id, limit=limit)
         return JobList(items=[JobOut.of(job) for job in jobs])
 
-    @get("/api/jobs/{job_id:str}", summary="A job: status, progress, timings, cost and result")
+    @get("/api/jobs/{job_id:str}", summary="A job: status, progress, timings, cost and result", responses=authed(404))
     async def get_job(
         self, request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, job_id: JobIdParam
     ) -> JobOut:

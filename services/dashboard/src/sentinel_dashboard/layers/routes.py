@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.layers.health import ConnectorsHealth, check_connectors
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.storage import ObjectsDep, provide_objects
 
 
@@ -19,6 +20,7 @@ from sentinel_dashboard.storage import ObjectsDep, provide_objects
     tags=["layers"],
     summary="Health and latency of Redis, the analytics store, the archive, the control store, AWS and sandboxes",
     dependencies={"principal": Provide(provide_principal), "objects": Provide(provide_objects, sync_to_thread=False)},
+    responses=authed(),
 )
 async def connectors_health(
     request: Request[Any, Any, Any],

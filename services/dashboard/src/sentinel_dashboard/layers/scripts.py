@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.scripts.payloads import PresignedUrl
 from sentinel_dashboard.scripts.service import parse_script_key, storage_unavailable
 from sentinel_dashboard.storage import ObjectsDep, provide_objects
@@ -23,6 +24,7 @@ from sentinel_storage import StorageError
     tags=["layers"],
     summary="A short-lived presigned GET URL for a script of the caller's tenant",
     dependencies={"principal": Provide(provide_principal), "objects": Provide(provide_objects, sync_to_thread=False)},
+    responses=authed(404),
 )
 async def presign_script(
     request: Request[Any, Any, Any],

@@ -39,7 +39,7 @@ CursorParam = Annotated[
 def parse_time(value: str, field: str) -> int:
     """Epoch ms from ISO-8601 or epoch ms text; ``ApiError(400)`` naming ``field`` otherwise."""
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit alone also accepts digits int() refuses, such as "²"
         ms = int(text)
     else:
         try:
@@ -101,6 +101,8 @@ def decode_cursor(cursor: str, kind: str, query: dict[str, Any], from_: str | No
         page = _decoder.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise ApiError(400, "cursor is not a cursor this API issued", field="cursor") from None
+    if not 0 <= page.from_ms < page.to_ms < 10**14 or page.to_ms - page.from_ms > MAX_WINDOW_MS:
+        raise ApiError(400, "cursor is not a cursor this API issued", field="cursor")
     if page.kind != kind or page.query != query:
         raise ApiError(400, "cursor belongs to a different query: repeat the same filters and order", field="cursor")
     if (from_ is not None and parse_time(from_, "from") != page.from_ms) or (

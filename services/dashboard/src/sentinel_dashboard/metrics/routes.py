@@ -31,6 +31,7 @@ from sentinel_dashboard.metrics.params import (
 from sentinel_dashboard.metrics.payloads import ConsumerPage, EndpointPage, Overview, StatusCodes, Timeseries, Window
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_service import ApiError
 
 MetricParam = Annotated[Metric, QueryParameter(description="requests, errors (4xx + 5xx), p50, p95 or p99")]
@@ -59,7 +60,11 @@ class MetricsController(Controller):
         await project_of(control, principal, project_id)
         return window_of(from_, to)
 
-    @get("/overview", summary="Headline figures: requests, errors, latency percentiles, consumers, completeness")
+    @get(
+        "/overview",
+        summary="Headline figures: requests, errors, latency percentiles, consumers, completeness",
+        responses=authed(404, 504),
+    )
     async def get_overview(
         self,
         principal: PrincipalDep,
@@ -76,7 +81,7 @@ class MetricsController(Controller):
         window = await self._window(principal, control, project_id, from_, to)
         return await service.overview(analytics, scope_of(project_id, window, environment, service_), window)
 
-    @get("/timeseries", summary="One metric per time bucket, every bucket present")
+    @get("/timeseries", summary="One metric per time bucket, every bucket present", responses=authed(404, 504))
     async def get_timeseries(
         self,
         principal: PrincipalDep,
@@ -96,7 +101,7 @@ class MetricsController(Controller):
         scope = scope_of(project_id, window, environment, service_)
         return await service.timeseries(analytics, scope, window, metric, chosen)
 
-    @get("/endpoints", summary="Figures per method and route, sorted and paginated")
+    @get("/endpoints", summary="Figures per method and route, sorted and paginated", responses=authed(404, 504))
     async def get_endpoints(
         self,
         principal: PrincipalDep,
@@ -134,7 +139,7 @@ class MetricsController(Controller):
             after=after,
         )
 
-    @get("/status-codes", summary="Requests per status code")
+    @get("/status-codes", summary="Requests per status code", responses=authed(404, 504))
     async def get_status_codes(
         self,
         principal: PrincipalDep,
@@ -150,7 +155,7 @@ class MetricsController(Controller):
         window = await self._window(principal, control, project_id, from_, to)
         return await service.status_codes(analytics, scope_of(project_id, window, environment, service_), window)
 
-    @get("/consumers", summary="Figures per consumer, sorted and paginated")
+    @get("/consumers", summary="Figures per consumer, sorted and paginated", responses=authed(404, 504))
     async def get_consumers(
         self,
         principal: PrincipalDep,

@@ -95,7 +95,7 @@ class FlowRuntime:
             log.exception("flow_start_failed", job_id=job.id, flow=flow)
             failed = await self._finish(job, "failed", error=f"the flow could not be started: {type(exc).__name__}")
             raise ApiError(
-                503, "the flow could not be started; try again", error="unavailable", body={"job_id": failed.id}
+                503, f"the flow could not be started (job {failed.id} failed); try again", error="unavailable"
             ) from exc
 
         def started(current: Job) -> JobChanges | None:

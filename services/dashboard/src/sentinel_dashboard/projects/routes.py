@@ -25,6 +25,7 @@ from sentinel_dashboard.projects.payloads import (
     ProjectOut,
     ProjectUpdate,
 )
+from sentinel_dashboard.responses import authed
 from sentinel_service import ApiError
 
 
@@ -41,24 +42,28 @@ class ProjectController(Controller):
     tags = ["projects"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create a project")
+    @post("/", status_code=HTTP_201_CREATED, summary="Create a project", responses=authed(409))
     async def create_project(
         self, principal: PrincipalDep, control: ControlDep, data: JSONBody[ProjectCreate]
     ) -> ProjectOut:
         principal.require("write")
         return ProjectOut.of(await service.create_project(control, principal.tenant_id, data))
 
-    @get("/", summary="List the tenant's projects")
+    @get("/", summary="List the tenant's projects", responses=authed())
     async def list_projects(self, principal: PrincipalDep, control: ControlDep) -> ProjectList:
         principal.require("read")
         return ProjectList(items=[ProjectOut.of(p) for p in await control.list_projects(principal.tenant_id)])
 
-    @get("/{project_id:str}", summary="Get a project")
+    @get("/{project_id:str}", summary="Get a project", responses=authed(404))
     async def get_project(self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam) -> ProjectOut:
         principal.require("read")
         return ProjectOut.of(await project_of(control, principal, project_id))
 
-    @patch("/{project_id:str}", summary="Change a project's name, retention, rate limits or enabled flag")
+    @patch(
+        "/{project_id:str}",
+        summary="Change a project's name, retention, rate limits or enabled flag",
+        responses=authed(404, 409),
+    )
     async def update_project(
         self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam, data: JSONBody[ProjectUpdate]
     ) -> ProjectOut:
@@ -68,13 +73,23 @@ class ProjectController(Controller):
             raise ApiError(404, f"no project {project_id}", field="project_id")
         return ProjectOut.of(updated)
 
-    @delete("/{project_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a project and its keys")
+    @delete(
+        "/{project_id:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a project and its keys",
+        responses=authed(404),
+    )
     async def delete_project(self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam) -> None:
         principal.require("write")
         if not await control.delete_project(principal.tenant_id, project_id):
             raise ApiError(404, f"no project {project_id}", field="project_id")
 
-    @post("/{project_id:str}/keys", status_code=HTTP_201_CREATED, summary="Issue an ingest key (shown once)")
+    @post(
+        "/{project_id:str}/keys",
+        status_code=HTTP_201_CREATED,
+        summary="Issue an ingest key (shown once)",
+        responses=authed(404, 409),
+    )
     async def create_key(
         self,
         principal: PrincipalDep,
@@ -87,13 +102,15 @@ class ProjectController(Controller):
         project = await project_of(control, principal, project_id)
         return await service.create_key(control, hasher, project, (data or KeyCreate()).name)
 
-    @get("/{project_id:str}/keys", summary="List a project's ingest keys (never the secrets)")
+    @get("/{project_id:str}/keys", summary="List a project's ingest keys (never the secrets)", responses=authed(404))
     async def list_keys(self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam) -> KeyList:
         principal.require("read")
         project = await project_of(control, principal, project_id)
         return KeyList(items=[KeyOut.of(k) for k in await control.list_keys(principal.tenant_id, project.id)])
 
-    @delete("/{project_id:str}/keys/{key_id:str}", status_code=200, summary="Revoke an ingest key")
+    @delete(
+        "/{project_id:str}/keys/{key_id:str}", status_code=200, summary="Revoke an ingest key", responses=authed(404)
+    )
     async def revoke_key(
         self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam, key_id: KeyIdParam
     ) -> KeyOut:
@@ -108,6 +125,7 @@ class ProjectController(Controller):
         "/{project_id:str}/keys/{key_id:str}/rotate",
         status_code=HTTP_201_CREATED,
         summary="Replace an ingest key: issue a new one and revoke the old one atomically",
+        responses=authed(404, 409),
     )
     async def rotate_key(
         self,

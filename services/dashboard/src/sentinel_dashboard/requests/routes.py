@@ -34,6 +34,7 @@ from sentinel_dashboard.metrics.params import (
 from sentinel_dashboard.metrics.payloads import RequestDetail, RequestPage, RequestSummary, Window
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_service import ApiError
 
 _STATUS = re.compile(r"^(?:(?P<code>[1-5][0-9]{2})|(?P<cls>[1-5])xx)$")
@@ -72,7 +73,7 @@ class RequestController(Controller):
     tags = ["requests"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @get("/", summary="The request log, newest first, with filters and keyset pagination")
+    @get("/", summary="The request log, newest first, with filters and keyset pagination", responses=authed(404, 504))
     async def list_requests(
         self,
         principal: PrincipalDep,
@@ -136,7 +137,7 @@ class RequestController(Controller):
         items = [RequestSummary(**_summary_fields(row)) for row in rows[:limit]]
         return RequestPage(window=window, items=items, next=next_cursor)
 
-    @get("/{event_id:str}", summary="One request with its captured headers and bodies")
+    @get("/{event_id:str}", summary="One request with its captured headers and bodies", responses=authed(404, 504))
     async def get_request(
         self,
         principal: PrincipalDep,

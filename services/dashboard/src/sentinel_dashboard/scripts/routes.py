@@ -14,6 +14,7 @@ from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.scripts import service
 from sentinel_dashboard.scripts.payloads import MAX_SCRIPT_BYTES, ScriptList, ScriptOut, ScriptUpload
 from sentinel_dashboard.state.nodes import Node, publish_nodes, update_of
@@ -45,6 +46,7 @@ class ScriptController(Controller):
         status_code=HTTP_201_CREATED,
         request_max_body_size=_MAX_BODY,
         summary="Upload an analysis script (replaces one of the same name)",
+        responses=authed(404, 409, 413, 422),
     )
     async def upload_script(
         self,
@@ -67,6 +69,7 @@ class ScriptController(Controller):
         "/{name:str}",
         status_code=HTTP_204_NO_CONTENT,
         summary="Delete an analysis script (404 if the project has none of that name)",
+        responses=authed(404),
     )
     async def delete_script(
         self,
@@ -85,7 +88,7 @@ class ScriptController(Controller):
             request.app.state.redis, project.id, [update_of(script_node(script), "layer:scripts", removed=True)]
         )
 
-    @get("/", summary="A project's analysis scripts with size, time and SHA-256")
+    @get("/", summary="A project's analysis scripts with size, time and SHA-256", responses=authed(404))
     async def list_scripts(
         self, principal: PrincipalDep, control: ControlDep, objects: ObjectsDep, project_id: ProjectIdParam
     ) -> ScriptList:

@@ -15,6 +15,7 @@ from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.state.live import LiveState
 from sentinel_dashboard.state.nodes import Node
 
@@ -33,6 +34,7 @@ class StateTree(msgspec.Struct, kw_only=True):
     tags=["state"],
     summary="The project's state tree: ingestion, scripts, gold and recent jobs",
     dependencies={"principal": Provide(provide_principal)},
+    responses=authed(404),
 )
 async def project_state(
     request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam

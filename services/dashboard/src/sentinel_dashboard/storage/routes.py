@@ -10,14 +10,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from sentinel_dashboard.responses import errors
 from sentinel_service import ApiError
 from sentinel_storage import LOCAL_OBJECT_ROUTE, LocalObjectStore, LocalUrlSigner, ObjectNotFound
 
 
-@get(LOCAL_OBJECT_ROUTE, summary="Read an object through a signed, expiring URL (local storage backend)")
+@get(
+    LOCAL_OBJECT_ROUTE,
+    summary="Read an object through a signed, expiring URL (local storage backend)",
+    responses={
+        200: ResponseSpec(
+            bytes,
+            media_type="*/*",
+            description="The object, with the content type it was stored with",
+            generate_examples=False,
+        ),
+        **errors(403, 404),
+    },
+)
 async def read_signed_object(
     request: Request[Any, Any, Any],
     key: Annotated[str, Parameter(min_length=1, max_length=1024, description="Object key")],

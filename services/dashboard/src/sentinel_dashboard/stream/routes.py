@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import Provide
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -26,6 +26,7 @@ from sentinel_control import ControlStore, now_ms
 from sentinel_control.ids import PROJECT_ID_PATTERN
 from sentinel_dashboard.auth.principal import Principal, authenticate, bearer_token, provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
+from sentinel_dashboard.responses import authed
 from sentinel_dashboard.stream.hub import Hub, Subscriber, TooManyConnectionsError, Update
 from sentinel_dashboard.stream.tokens import SseClaims, SseTokenSigner
 from sentinel_queue import TOPICS, Topic, backlog_after, channel, id_key
@@ -49,6 +50,7 @@ class SseToken(msgspec.Struct, kw_only=True):
     tags=["stream"],
     summary="Mint a short-lived SSE token",
     dependencies={"principal": Provide(provide_principal)},
+    responses=authed(404),
 )
 async def create_sse_token(
     request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, data: JSONBody[SseTokenCreate]
@@ -156,7 +158,13 @@ def _not_after(candidate: str, last: str) -> bool:
     return id_key(candidate) <= id_key(last)
 
 
-@get("/events", tags=["stream"], summary="Live updates of a project (server-sent events)")
+@get(
+    "/events",
+    tags=["stream"],
+    summary="Live updates of a project (server-sent events)",
+    media_type="text/event-stream",
+    responses=authed(429),
+)
 async def events(
     request: Request[Any, Any, Any],
     project_id: Annotated[str, QueryParameter(pattern=PROJECT_ID_PATTERN, description="Project to follow")],
@@ -164,9 +172,18 @@ async def events(
         "requests,metrics,jobs,state"
     ),
     access_token: Annotated[str | None, QueryParameter(description="SSE token, for clients without headers")] = None,
+    last_event_id: Annotated[
+        str,
+        HeaderParameter(
+            name="Last-Event-ID",
+            pattern=r"^([0-9]{1,19}(-[0-9]{1,19})?)?$",  # empty: no resume, as with no header
+            description="Resume jobs and state after this update id (sent by EventSource when it reconnects)",
+        ),
+    ] = "",
 ) -> Stream:
-    wanted = _topics(topics)
+    # Authenticated before the topics are read: a caller without credentials learns nothing of them.
     tenant_id, expires_at = await _connect(request, project_id, access_token)
+    wanted = _topics(topics)
     settings = request.app.state.settings.dashboard
     lifetime = settings.sse_max_lifetime_s
     if expires_at is not None:
@@ -180,7 +197,6 @@ async def events(
             f"this tenant already holds {settings.sse_max_connections_per_tenant} live connections",
             headers={"Retry-After": "30"},
         ) from exc
-    last_event_id = request.headers.get("last-event-id")
     return Stream(
         _stream(hub, subscriber, request, project_id, wanted, last_event_id, time.monotonic() + lifetime),
         media_type="text/event-stream",

@@ -23,8 +23,10 @@ from msgspec import Meta
 from sentinel_control import ConflictError, ControlStore, Job, JobChanges, now_ms
 from sentinel_control.ids import JOB_ID_PATTERN
 from sentinel_dashboard.jobs.service import announce, job_secret
+from sentinel_dashboard.responses import errors
 from sentinel_sandbox import SIGNATURE_HEADER, verify
 from sentinel_service import ApiError
+from sentinel_service.openapi import request_body_operation
 
 log = structlog.get_logger("sentinel.webhooks")
 
@@ -93,6 +95,11 @@ async def _apply(store: ControlStore, job: Job, callback: SandboxCallback, diges
     summary="A sandbox script reports its result (signed)",
     description=__doc__,
     request_max_body_size=MAX_CALLBACK_BYTES,
+    # The route reads its raw body (the signature covers the exact bytes): its shape is declared here.
+    operation_class=request_body_operation(
+        SandboxCallback, ("application/json",), f"The callback as JSON, signed in {SIGNATURE_HEADER}."
+    ),
+    responses=errors(401, 404, 409, 413, 503),
 )
 async def sandbox_callback(request: Request[Any, Any, Any]) -> Response[CallbackAnswer]:
     raw = await request.body()
