@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 import subprocess
 import sys
@@ -26,17 +27,18 @@ from cfnlint.helpers import load_resource
 
 from sentinel_analytics import StoredBatch
 from sentinel_analytics.wire import StoredSdk
-from sentinel_config import ArchiveSettings, ControlSettings, document, load_settings
+from sentinel_config import ArchiveSettings, AwsSettings, ControlSettings, document, load_settings
 from sentinel_connectors.archive_replay import ARCHIVE_PREFIX
-from sentinel_control import DynamoControlStore, Job, new_id, table_definition
+from sentinel_control import DynamoControlStore, Job, new_id
 from sentinel_control._dynamo_jobs import _job_item
 from sentinel_control.dynamodb import GSI1
 from sentinel_dashboard.settings import Settings as DashboardSettings
-from sentinel_flows import FlowCatalog, FlowSettings, StepFunctionsRunner
+from sentinel_flows import AwsClients, FlowCatalog, FlowSettings, StepFunctionsRunner
 from sentinel_flows.provision import SYNC_RULE_NAME
 from sentinel_flows.settings import _ROLE_ARN
 from sentinel_flows.sync import SYNC_EVENT_PATTERN
 from sentinel_ingest.settings import Settings as IngestSettings
+from sentinel_local import DynamoDBEngine, MotoEngine
 from sentinel_worker.archive import PREFIX as BRONZE_PREFIX
 from sentinel_worker.archive import object_keys
 from sentinel_worker.settings import Settings as WorkerSettings
@@ -366,7 +368,9 @@ class TestStateMachines:
         }
 
     @pytest.mark.parametrize("flow", FlowCatalog(FLOWS).names())
-    async def test_deployed_definition_is_what_the_runner_deploys(self, flow: str) -> None:
+    async def test_deployed_definition_is_what_the_runner_deploys(self, flow: str, moto_server: MotoEngine) -> None:
+        """The runner deploys the flow to Step Functions (moto) under the template's name, with the template's
+        definition once CloudFormation has made its substitutions."""
         queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sentinel-flow-tasks"
         settings = FlowSettings(
             backend="aws",
@@ -376,70 +380,40 @@ class TestStateMachines:
             task_queue_url=queue_url,
             sync_queue_url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/sentinel-sync-requests",
         )
-        clients: Any = _RecordingClients()
-        await StepFunctionsRunner(clients, settings).ensure(flow)
-        (created,) = clients.sfn.created
+        clients = AwsClients(AwsSettings(endpoint_url=moto_server.url, access_key_id="test", secret_access_key="test"))
+        try:
+            arn = await StepFunctionsRunner(clients, settings).ensure(flow)
+            deployed = await (await clients.stepfunctions()).describe_state_machine(stateMachineArn=arn)
+        finally:
+            await clients.aclose()
         props = state_machines()[flow]
-        assert created["name"] == Resolved(template("jobs.yaml"), {}).value(props["StateMachineName"])
+        assert deployed["name"] == Resolved(template("jobs.yaml"), {}).value(props["StateMachineName"])
         # CloudFormation replaces each ${Name} of the string with its DefinitionSubstitutions value.
         values = {"TaskQueueUrl": queue_url}
-        deployed = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: values[m.group(1)], props["DefinitionString"])
-        assert json.loads(deployed) == json.loads(created["definition"])
-
-
-class _RecordingStepFunctions:
-    def __init__(self) -> None:
-        self.created: list[dict[str, Any]] = []
-
-    def get_paginator(self, operation: str) -> _RecordingStepFunctions:
-        assert operation == "list_state_machines"
-        return self
-
-    async def paginate(self, **_: Any) -> AsyncIterator[dict[str, Any]]:
-        yield {"stateMachines": []}
-
-    async def create_state_machine(self, **request: Any) -> dict[str, str]:
-        self.created.append(request)
-        return {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{request['name']}"}
-
-
-class _RecordingClients:
-    def __init__(self) -> None:
-        self.sfn = _RecordingStepFunctions()
-
-    async def stepfunctions(self) -> _RecordingStepFunctions:
-        return self.sfn
+        expected = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: values[m.group(1)], props["DefinitionString"])
+        assert json.loads(expected) == json.loads(deployed["definition"])
 
 
 # --- control table ---------------------------------------------------------------------------------------------------
-class _RecordingDynamo:
-    def __init__(self) -> None:
-        self.calls: dict[str, dict[str, Any]] = {}
-
-    async def create_table(self, **request: Any) -> dict[str, Any]:
-        self.calls["create_table"] = request
-        return {}
-
-    def get_waiter(self, name: str) -> _RecordingDynamo:
-        return self
-
-    async def wait(self, **request: Any) -> None:
-        self.calls["wait"] = request
-
-    async def update_time_to_live(self, **request: Any) -> dict[str, Any]:
-        self.calls["update_time_to_live"] = request
-        return {}
-
-
 class TestControlTable:
     @pytest.fixture
-    async def setup_calls(self) -> dict[str, dict[str, Any]]:
-        """What ``DynamoControlStore.setup`` asks DynamoDB for."""
-        store = DynamoControlStore(parameter("control-table.yaml", "TableName")["Default"])
-        dynamo = _RecordingDynamo()
-        store._client = dynamo
+    async def created(self, dynamodb_server: DynamoDBEngine) -> AsyncIterator[dict[str, Any]]:
+        """The table ``DynamoControlStore.setup`` creates in DynamoDB Local, as DescribeTable and DescribeTimeToLive
+        report it."""
+        store = DynamoControlStore(
+            f"sentinel-cfn-{uuid.uuid4().hex[:8]}",
+            endpoint_url=dynamodb_server.url,
+            access_key_id="test",
+            secret_access_key="test",
+        )
         await store.setup()
-        return dynamo.calls
+        try:
+            client = await store._ddb()
+            table = (await client.describe_table(TableName=store.table))["Table"]
+            ttl = (await client.describe_time_to_live(TableName=store.table))["TimeToLiveDescription"]
+            yield {"table": table, "ttl": ttl}
+        finally:
+            await store.close()
 
     def test_table_name_matches_the_setting(self) -> None:
         for name in ("control-table.yaml", "services.yaml"):
@@ -447,18 +421,25 @@ class TestControlTable:
             assert spec["Default"] == ControlSettings().dynamodb_table
             assert spec["AllowedPattern"] == field_pattern(ControlSettings, "dynamodb_table")
 
-    async def test_keys_and_index_are_what_the_store_creates(self, setup_calls: dict[str, dict[str, Any]]) -> None:
+    async def test_keys_and_index_are_what_the_store_creates(self, created: dict[str, Any]) -> None:
         props = properties("control-table.yaml", "ControlTable")
-        created = setup_calls["create_table"]
-        assert created == table_definition(created["TableName"])
-        for field in ("BillingMode", "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes"):
-            assert props[field] == created[field], field
+        table = created["table"]
+        assert props["BillingMode"] == table["BillingModeSummary"]["BillingMode"]
+        assert props["KeySchema"] == table["KeySchema"]
+        by_name = operator.itemgetter("AttributeName")
+        assert sorted(props["AttributeDefinitions"], key=by_name) == sorted(table["AttributeDefinitions"], key=by_name)
+        indexes = [
+            {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+            for index in table["GlobalSecondaryIndexes"]
+        ]
+        assert props["GlobalSecondaryIndexes"] == indexes
         assert [index["IndexName"] for index in props["GlobalSecondaryIndexes"]] == [GSI1]
 
-    async def test_ttl_attribute_is_the_one_the_store_switches_on(self, setup_calls: dict[str, dict[str, Any]]) -> None:
+    async def test_ttl_attribute_is_the_one_the_store_switches_on(self, created: dict[str, Any]) -> None:
         ttl = properties("control-table.yaml", "ControlTable")["TimeToLiveSpecification"]
-        assert ttl == setup_calls["update_time_to_live"]["TimeToLiveSpecification"]
         assert ttl["Enabled"] is True
+        assert created["ttl"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+        assert ttl["AttributeName"] == created["ttl"]["AttributeName"]
 
     def test_finished_jobs_carry_the_ttl_attribute(self) -> None:
         job = Job(
