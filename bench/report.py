@@ -80,7 +80,7 @@ def render(figures: list[dict[str, Any]], runs: dict[str, tuple[bool, float]], q
             else []
         ),
         f"**{len(with_target) - len(missed)} of {len(with_target)} figures with a target meet it.**"
-        + (f" Missed: {', '.join(f['figure'] for f in missed)}." if missed else "")
+        + (f" Missed: {'; '.join(f['figure'] for f in missed)}." if missed else "")
         + (f" **Failed to run: {', '.join(failed)}.**" if failed else ""),
         "",
         "| benchmark | seconds | ran |",

@@ -619,6 +619,16 @@ def report(
 ) -> None:
     """The figures with a target, and the peers', for bench/RESULTS.md."""
     bench = "SDK overhead"
+    for framework, best in (("starlette", 7.4), ("flask", 48.4)):
+        bare = alone[framework]["bare"]
+        if bare is not None:  # how fast the host ran: every figure above it moves with it
+            record(
+                bench,
+                f"{framework.title()}, the bare app: CPU per request (the host's speed)",
+                bare,
+                "µs",
+                note=f"{best} on this machine at its best; {bare / best - 1:+.0%} here",
+            )
     for framework in ("starlette", "flask"):
         for variant, label, limit in (
             ("sentinel (defaults)", "defaults", 5.0),
