@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from sentinel_local import ClickHouseEngine, RedisEngine, SeaweedS3Engine, free_port
+from sentinel_local import ClickHouseEngine, RedisEngine, SeaweedS3Engine, free_port, http_status
 from sentinel_local._process import ManagedProcess, venv_bin
 from sentinel_local.seed import ensure_demo
 from sentinel_sdk import Client
@@ -141,14 +141,11 @@ class Stack:
             service, [program], log_path=self.root / "logs" / f"{service}-{self.generations[service]}.log", env=self.env
         )
         process.start()
-        process.wait_ready(lambda: _answers(self.url(service) + "/healthz"), 90)
+        process.wait_ready(lambda: http_status(self.url(service) + "/healthz", timeout=2) == 200, 90)
         self.services[service] = process
 
     def kill(self, service: str) -> None:
-        process = self.services[service].process
-        assert process is not None
-        process.kill()  # SIGKILL: no shutdown handler runs
-        process.wait(10)
+        self.services[service].kill()  # SIGKILL: no shutdown handler runs
 
     def stop_all(self) -> None:
         for process in self.services.values():
@@ -160,14 +157,6 @@ class Stack:
         return "\n".join(
             f"--- {path.name}\n{path.read_text()[-3000:]}" for path in sorted((self.root / "logs").glob("*.log"))
         )
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except (OSError, urllib.error.HTTPError):
-        return False
 
 
 @pytest.fixture(scope="module")
