@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,11 @@ import redis.asyncio as redis
 from litestar.testing import AsyncTestClient
 
 from sentinel_config import ControlSettings, LogSettings, RedisSettings
-from sentinel_control import ControlStore, Project, SecretHasher
+from sentinel_control import ControlStore, Project, SecretHasher, SqliteControlStore
+from sentinel_control.testing import make_key, make_project, make_tenant
 from sentinel_ingest.settings import IngestServerSettings, Settings
+from sentinel_local import free_port, http_status
+from sentinel_local._process import ManagedProcess, venv_bin
 from sentinel_types import Event, EventBatch, SdkInfo
 
 HASH_SECRET = "ingest-test-secret-0123456789-abcdefghijklmn"
@@ -79,3 +84,40 @@ def settings_for(redis_url: str, db_path: Path, **ingest: Any) -> Settings:
         control=ControlSettings(sqlite_path=str(db_path), hash_secret=HASH_SECRET, key_cache_ttl_s=0.3),
         log=LogSettings(format="json"),
     )
+
+
+async def seed_key(db: Path, **project: Any) -> str:
+    """A tenant, a project (``project`` sets its fields, such as rate limits) and an ingest key, in SQLite."""
+    store = SqliteControlStore(db)
+    await store.setup()
+    try:
+        tenant = await make_tenant(store)
+        key, _ = await make_key(store, SecretHasher(HASH_SECRET), await make_project(store, tenant, **project))
+        return key
+    finally:
+        await store.close()
+
+
+@contextmanager
+def ingest_process(redis_url: str, db: Path, **env: str) -> Iterator[tuple[str, ManagedProcess]]:
+    """A real ``sentinel-ingest`` process on a free loopback port (``env``: more ``SENTINEL_*`` variables)."""
+    port = free_port()
+    process = ManagedProcess(
+        "ingest",
+        [venv_bin("sentinel-ingest") or "sentinel-ingest", "--port", str(port)],
+        log_path=db.with_name(f"ingest-{port}.log"),
+        env={
+            "SENTINEL_REDIS_URL": redis_url,
+            "SENTINEL_CONTROL_SQLITE_PATH": str(db),
+            "SENTINEL_CONTROL_HASH_SECRET": HASH_SECRET,
+            "SENTINEL_LOG_LEVEL": "WARNING",
+            **env,
+        },
+    )
+    url = f"http://127.0.0.1:{port}"
+    process.start()
+    try:
+        process.wait_ready(lambda: http_status(url + "/healthz", timeout=1) == 200, 30)
+        yield url, process
+    finally:
+        process.stop()

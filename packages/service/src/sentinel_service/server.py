@@ -53,4 +53,5 @@ def _serve_granian(app_factory: str, server: HttpServerSettings) -> None:
         loop=Loops.uvloop,
         log_enabled=False,  # the app configures logging in each worker
         workers_kill_timeout=int(server.graceful_timeout_s),
+        respawn_failed_workers=True,  # a worker that dies (out of memory, a crash in native code) is replaced
     ).serve()

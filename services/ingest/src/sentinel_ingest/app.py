@@ -11,6 +11,7 @@ from litestar import Litestar, Request
 
 from sentinel_control import KeyResolver, hasher_from, open_control_store
 from sentinel_ingest import __version__
+from sentinel_ingest.batches.admission import Admission
 from sentinel_ingest.batches.enqueue import BatchQueue, LagMonitor
 from sentinel_ingest.batches.routes import ingest_batch
 from sentinel_ingest.settings import Settings, get_settings
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.hasher = hasher
+    app.state.admission = Admission(settings.ingest.max_in_flight)
     return app

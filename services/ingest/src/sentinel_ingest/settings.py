@@ -22,6 +22,15 @@ class IngestServerSettings(HttpServerSettings, kw_only=True, frozen=True):
         int,
         Meta(description="Backlog of a queue partition, in batches, above which batches are refused with 503", ge=1),
     ] = 20_000
+    max_in_flight: Annotated[
+        int,
+        Meta(
+            description="Batches one process reads, decodes and enqueues at once; past it a batch is refused at once "
+            "with 503 and Retry-After (load shedding). Memory in use grows with it",
+            ge=1,
+            le=10_000,
+        ),
+    ] = 64
     lag_max_age_s: Annotated[
         float, Meta(description="How old the cached view of the queue's backlog may be, seconds", gt=0, le=60)
     ] = 0.5

@@ -249,6 +249,15 @@ class TestBackpressure:
         assert ready.status_code == 503
         assert "high-water" in ready.json()["checks"]["queue"]["error"]
 
+    async def test_over_the_high_water_mark_the_body_is_not_decoded(self, make_stack: Any) -> None:
+        stack = await make_stack(ingest_high_water_entries=1, ingest_lag_max_age_s=0.05)
+        for _ in range(2):
+            assert (await post(stack, encode(batch(), "json"))).status_code == 202
+        await asyncio.sleep(0.1)
+        response = await post(stack, b"{not a batch")
+        assert response.status_code == 503, "a refusal for load must come before the body is decoded"
+        assert response.json()["error"] == "backpressure"
+
 
 async def test_concurrent_batches_land_exactly_once(stack: Stack) -> None:
     batches = [batch(events=1 + i % 7) for i in range(200)]

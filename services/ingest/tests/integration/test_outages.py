@@ -1,13 +1,19 @@
-"""Redis going away answers 503 (never 500) and ingestion resumes when it is back."""
+"""Redis going away answers 503 (never 500) and ingestion resumes when it is back; a server worker that dies is
+replaced."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ingest_helpers import batch
+from ingest_helpers import batch, ingest_process, seed_key
 
-from sentinel_local import RedisEngine
+from sentinel_local import RedisEngine, http_status
 from sentinel_types import encode
 
 
@@ -33,3 +39,38 @@ async def test_redis_stopped_is_503_and_recovery_follows(make_stack: Any, tmp_pa
         assert (await stack.client.get("/readyz")).status_code == 200
     finally:
         engine.stop()
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def answers(url: str) -> bool:
+    try:
+        return http_status(url + "/healthz", timeout=1) == 200
+    except OSError:
+        return False
+
+
+def test_a_server_worker_that_dies_is_replaced(tmp_path: Path, redis_server: RedisEngine) -> None:
+    db = tmp_path / "control.db"
+    key = asyncio.run(seed_key(db))
+    with ingest_process(f"{redis_server.url.rsplit('/', 1)[0]}/8", db) as (url, process):
+        assert process.pid is not None
+        (first,) = children(process.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            replaced = [pid for pid in children(process.pid) if pid != first]
+            if replaced and answers(url):
+                break
+            time.sleep(0.2)
+        assert replaced, "the dead worker was not replaced"
+        assert answers(url), "the replacement does not answer"
+        request = urllib.request.Request(
+            url + "/v1/events/batch",
+            data=encode(batch(), "json"),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202

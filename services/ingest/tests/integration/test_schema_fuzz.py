@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from ingest_helpers import HASH_SECRET
+from ingest_helpers import ingest_process, seed_key
 
-from sentinel_control import SecretHasher, SqliteControlStore
-from sentinel_control.testing import make_key, make_project, make_tenant
-from sentinel_local import RedisEngine, free_port
+from sentinel_local import RedisEngine
 
 
 @schemathesis.serializer("application/msgpack")
@@ -31,48 +23,12 @@ def _msgpack(context: Any, value: Any) -> dict[str, Any]:
         return {"data": b"\xc1"}
 
 
-async def _seed(db: Path) -> str:
-    store = SqliteControlStore(db)
-    await store.setup()
-    try:
-        tenant = await make_tenant(store)
-        project = await make_project(store, tenant, rate_limit_eps=1_000_000, rate_limit_burst=10_000_000)
-        key, _ = await make_key(store, SecretHasher(HASH_SECRET), project)
-        return key
-    finally:
-        await store.close()
-
-
 @pytest.fixture(scope="module")
 def ingest_server(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisEngine) -> Iterator[tuple[str, str]]:
     db = tmp_path_factory.mktemp("fuzz") / "control.db"
-    key = asyncio.run(_seed(db))
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "sentinel-ingest"), "--port", str(port)],
-        env={
-            **os.environ,
-            "SENTINEL_REDIS_URL": f"{redis_server.url.rsplit('/', 1)[0]}/4",
-            "SENTINEL_CONTROL_SQLITE_PATH": str(db),
-            "SENTINEL_CONTROL_HASH_SECRET": HASH_SECRET,
-            "SENTINEL_LOG_LEVEL": "WARNING",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
-    try:
+    key = asyncio.run(seed_key(db, rate_limit_eps=1_000_000, rate_limit_burst=10_000_000))
+    with ingest_process(f"{redis_server.url.rsplit('/', 1)[0]}/4", db) as (url, _):
         yield url, key
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def test_no_input_makes_the_ingest_api_fail(ingest_server: tuple[str, str]) -> None:

@@ -2,8 +2,9 @@
 
 Answers: 202 (accepted, possibly with per-event rejections, or a duplicate), 400 (not a batch, or no valid
 event), 401 (unknown or revoked key), 403 (project disabled), 413 (too large, too many events), 415 (content
-type or encoding), 429 (rate limit, with Retry-After), 503 (queue backlog above the high-water mark, or Redis or
-the control store unreachable, with Retry-After). Every answer is JSON.
+type or encoding), 429 (rate limit, with Retry-After), 503 (this process already at its limit of batches in
+work, the queue backlog above the high-water mark, or Redis or the control store unreachable, with Retry-After).
+Every answer is JSON. Refusals for load come before the body is decoded: they cost a fraction of an acceptance.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from sentinel_control import KeyResolution, KeyResolver, StoreUnavailableError, now_ms
+from sentinel_ingest.batches.admission import Admission, refuse
 from sentinel_ingest.batches.body import content_encoding, read_body
 from sentinel_ingest.batches.checks import check_timestamps
 from sentinel_ingest.batches.enqueue import BatchQueue, EnqueueResult
@@ -92,12 +94,27 @@ def rate_headers(resolution: KeyResolution, result: EnqueueResult | None) -> dic
             (413, "Body or event count over the limit"),
             (415, "Unsupported Content-Type or Content-Encoding"),
             (429, "Rate limit reached: see Retry-After and X-RateLimit-*"),
-            (503, "Queue over its high-water mark, or a dependency unreachable: see Retry-After"),
+            (503, "Overloaded, queue over its high-water mark, or a dependency unreachable: see Retry-After"),
         )
     },
     request_max_body_size=None,  # read_body enforces the limits while receiving
 )
 async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestResponse]:
+    admission: Admission = request.app.state.admission
+    if not admission.enter():
+        raise await refuse(
+            request.stream(),
+            request.headers.get("content-length"),
+            "the ingest API is at its limit of batches in work; retry shortly",
+            "overloaded",
+        )
+    try:
+        return await _accept(request)
+    finally:
+        admission.leave()
+
+
+async def _accept(request: Request[Any, Any, Any]) -> Response[IngestResponse]:
     state = request.app.state
     resolution = await authenticate(request, state.resolver)
     structlog.contextvars.bind_contextvars(project_id=resolution.project_id)
@@ -111,6 +128,21 @@ async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestRespon
             field="Content-Type",
         )
     encoding = content_encoding(request.headers.get("content-encoding"))
+    queue: BatchQueue = state.queue
+    partition = queue.partition_of(resolution.project_id)
+    try:
+        backlog = await state.lag.lag(partition)
+    except redis.RedisError as exc:
+        log.warning("queue_unavailable", error=str(exc))
+        length = request.headers.get("content-length")
+        raise await refuse(request.stream(), length, "the queue is unavailable; retry shortly", "unavailable") from exc
+    if backlog > state.settings.ingest.high_water_entries:
+        raise await refuse(
+            request.stream(),
+            request.headers.get("content-length"),
+            "the queue is over its high-water mark; retry shortly",
+            "backpressure",
+        )
     body = await read_body(request.stream(), request.headers.get("content-length"), encoding)
 
     try:
@@ -132,18 +164,6 @@ async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestRespon
             error="no_valid_event",
             field="$.events",
             body={"rejected": rejected},
-        )
-
-    queue: BatchQueue = state.queue
-    partition = queue.partition_of(resolution.project_id)
-    try:
-        backlog = await state.lag.lag(partition)
-    except redis.RedisError as exc:
-        log.warning("queue_unavailable", error=str(exc))
-        raise ApiError(503, "the queue is unavailable; retry shortly", headers=_UNAVAILABLE) from exc
-    if backlog > state.settings.ingest.high_water_entries:
-        raise ApiError(
-            503, "the queue is over its high-water mark; retry shortly", error="backpressure", headers=_UNAVAILABLE
         )
 
     batch = decoded.batch
