@@ -198,13 +198,13 @@ def start_server(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[
     bin_dir = Path(sys.executable).parent
     if kind == "uvicorn":
         argv = [
-            str(bin_dir / "uvicorn"), "--factory", "sentinel_ingest.app:create_app", "--port", str(port),
+            str(bin_dir / "uvicorn"), "--factory", "sentinel_ingest.app:create_asgi_app", "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
     else:
         argv = [
             str(bin_dir / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop", "--workers", "1",
-            "--port", str(port), "--no-access-log", "--log-level", "warning", "sentinel_ingest.app:create_app",
+            "--port", str(port), "--no-access-log", "--log-level", "warning", "sentinel_ingest.app:create_asgi_app",
         ]  # fmt: skip
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

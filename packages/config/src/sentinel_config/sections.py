@@ -156,3 +156,12 @@ class HttpServerSettings(msgspec.Struct, kw_only=True, frozen=True):
     graceful_timeout_s: Annotated[
         float, _doc("Time given to in-flight requests at shutdown, seconds", gt=0, le=600)
     ] = 10.0
+    max_connections: Annotated[
+        int,
+        _doc(
+            "Open connections one server worker serves, idle keep-alive ones included: past it granian leaves a "
+            "new connection unserved until another closes, uvicorn answers 503. Needs as many file descriptors",
+            ge=16,
+            le=1_000_000,
+        ),
+    ] = 10_000

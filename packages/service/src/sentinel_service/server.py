@@ -36,6 +36,7 @@ def serve(app_factory: str, server: HttpServerSettings) -> None:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        limit_concurrency=server.max_connections,
     )
 
 
@@ -53,5 +54,8 @@ def _serve_granian(app_factory: str, server: HttpServerSettings) -> None:
         loop=Loops.uvloop,
         log_enabled=False,  # the app configures logging in each worker
         workers_kill_timeout=int(server.graceful_timeout_s),
+        # Granian serves this many connections per worker and leaves the next one waiting, however idle the
+        # open ones are (its default, 1,024, hangs the 1,025th SDK holding a keep-alive connection).
+        backpressure=server.max_connections,
         respawn_failed_workers=True,  # a worker that dies (out of memory, a crash in native code) is replaced
     ).serve()

@@ -11,9 +11,9 @@ from litestar import Litestar, Request
 
 from sentinel_control import KeyResolver, hasher_from, open_control_store
 from sentinel_ingest import __version__
-from sentinel_ingest.batches.admission import Admission
+from sentinel_ingest.batches.admission import LoadShedder
 from sentinel_ingest.batches.enqueue import BatchQueue, LagMonitor
-from sentinel_ingest.batches.routes import ingest_batch
+from sentinel_ingest.batches.routes import BATCH_PATH, ingest_batch
 from sentinel_ingest.settings import Settings, get_settings
 from sentinel_service import create_service_app, redis_lifespan, redis_ready
 
@@ -77,5 +77,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.hasher = hasher
-    app.state.admission = Admission(settings.ingest.max_in_flight)
     return app
+
+
+def create_asgi_app() -> LoadShedder:
+    """The app as served: ``create_app()`` behind the load shedder (the server's factory)."""
+    settings = get_settings()
+    return LoadShedder(create_app(settings), limit=settings.ingest.max_in_flight, path=BATCH_PATH)

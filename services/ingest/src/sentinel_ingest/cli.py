@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as exc:
         print(f"sentinel-ingest: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    serve("sentinel_ingest.app:create_app", settings.ingest)
+    serve("sentinel_ingest.app:create_asgi_app", settings.ingest)
 
 
 if __name__ == "__main__":

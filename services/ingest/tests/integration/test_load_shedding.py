@@ -113,3 +113,18 @@ def test_past_the_limit_a_batch_is_refused_at_once_and_the_connection_kept(serve
     assert server.queued() == 3
     for connection in (*held, refused, probe):
         connection.close()
+
+
+def test_every_keep_alive_client_is_served_past_a_thousand_connections(server: Server) -> None:
+    """Each SDK holds a keep-alive connection: open ones, idle or not, must not leave the next client unserved."""
+    connections = []
+    try:
+        for _ in range(1_100):
+            connection = server.connect()
+            connection.settimeout(5)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: ingest\r\n\r\n")
+            assert answer(connection)[0] == 200, f"client {len(connections) + 1} was not served"
+            connections.append(connection)
+    finally:
+        for connection in connections:
+            connection.close()

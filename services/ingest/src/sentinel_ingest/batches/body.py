@@ -1,7 +1,7 @@
 """Read a request body within limits: compressed size while receiving, decompressed size while inflating.
 
 A gzip bomb never gets further than the decompressed limit plus one chunk: inflation stops as soon as the
-output would pass it.
+output would pass it. A client that goes away mid-body gets a 400 (in the log, not a server error).
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 
+from litestar.exceptions import InternalServerException
+
 from sentinel_service import ApiError
 from sentinel_types import limits
 
 _CHUNK = 256 * 1024
+_DRAINED = 2  # a refused body up to this many times the limit is read to its end before the 413
 
 
 def content_encoding(header: str | None) -> str:
@@ -47,16 +50,31 @@ async def read_body(
     max_compressed: int = limits.MAX_BATCH_BYTES_COMPRESSED,
     max_decompressed: int = limits.MAX_BATCH_BYTES_DECOMPRESSED,
 ) -> bytes:
-    """The body, decompressed, or ``ApiError`` 413 (too large) / 400 (corrupt gzip, empty)."""
+    """The body, decompressed, or ``ApiError`` 413 (too large) / 400 (corrupt gzip, empty, cut off)."""
+    what = "compressed" if encoding == "gzip" else "request"
     if declared_length is not None and declared_length.isdigit() and int(declared_length) > max_compressed:
-        raise _too_large("compressed" if encoding == "gzip" else "request", max_compressed)
+        if int(declared_length) <= _DRAINED * max_compressed:
+            await _drain(chunks, 0, _DRAINED * max_compressed)
+        raise _too_large(what, max_compressed)
     parts: list[bytes] = []
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > max_compressed:
-            raise _too_large("compressed" if encoding == "gzip" else "request", max_compressed)
-        parts.append(chunk)
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_compressed:
+                await _drain(chunks, size, _DRAINED * max_compressed)
+                raise _too_large(what, max_compressed)
+            parts.append(chunk)
+    except InternalServerException as exc:
+        # Litestar's way of saying the client went away mid-body: the client's fault, not a server error.
+        if "disconnect" not in str(exc.detail):
+            raise
+        raise ApiError(
+            400,
+            f"the client closed the connection after {size} bytes of the body: send the whole body",
+            error="incomplete_body",
+            field="body",
+        ) from None
     raw = b"".join(parts)
     if not raw:
         raise ApiError(400, "the request body is empty: send an event batch", error="invalid_batch", field="$")
@@ -65,6 +83,21 @@ async def read_body(
             raise _too_large("decompressed", max_decompressed)
         return raw
     return inflate(raw, max_decompressed)
+
+
+async def _drain(chunks: AsyncIterator[bytes], size: int, cap: int) -> None:
+    """Read and drop the rest of a refused body, up to ``cap`` bytes in all.
+
+    Answered with its body unread, a client still sending gets a connection reset instead of the 413 that says why;
+    a body more than ``_DRAINED`` times the limit is not worth reading, and gets the reset.
+    """
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > cap:
+                return
+    except InternalServerException:
+        return  # the client went away: nobody reads the answer
 
 
 def inflate(raw: bytes, limit: int) -> bytes:

@@ -4,7 +4,8 @@ Answers: 202 (accepted, possibly with per-event rejections, or a duplicate), 400
 event), 401 (unknown or revoked key), 403 (project disabled), 413 (too large, too many events), 415 (content
 type or encoding), 429 (rate limit, with Retry-After), 503 (this process already at its limit of batches in
 work, the queue backlog above the high-water mark, or Redis or the control store unreachable, with Retry-After).
-Every answer is JSON. Refusals for load come before the body is decoded: they cost a fraction of an acceptance.
+Every answer is JSON. Refusals for load come before the body is decoded: they cost a fraction of an acceptance
+(the limit of batches in work is enforced by ``LoadShedder``, in front of the app).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from sentinel_control import KeyResolution, KeyResolver, StoreUnavailableError, now_ms
-from sentinel_ingest.batches.admission import Admission, refuse
+from sentinel_ingest.batches.admission import refuse
 from sentinel_ingest.batches.body import content_encoding, read_body
 from sentinel_ingest.batches.checks import check_timestamps
 from sentinel_ingest.batches.enqueue import BatchQueue, EnqueueResult
@@ -42,6 +43,7 @@ from sentinel_types import (
 log = structlog.get_logger("sentinel.ingest")
 
 _UNAVAILABLE = {"Retry-After": "1"}
+BATCH_PATH = "/v1/events/batch"
 
 
 async def authenticate(request: Request[Any, Any, Any], resolver: KeyResolver) -> KeyResolution:
@@ -79,7 +81,7 @@ def rate_headers(resolution: KeyResolution, result: EnqueueResult | None) -> dic
 
 
 @post(
-    "/v1/events/batch",
+    BATCH_PATH,
     status_code=HTTP_202_ACCEPTED,
     summary="Send a batch of events",
     description=__doc__,
@@ -100,21 +102,6 @@ def rate_headers(resolution: KeyResolution, result: EnqueueResult | None) -> dic
     request_max_body_size=None,  # read_body enforces the limits while receiving
 )
 async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestResponse]:
-    admission: Admission = request.app.state.admission
-    if not admission.enter():
-        raise await refuse(
-            request.stream(),
-            request.headers.get("content-length"),
-            "the ingest API is at its limit of batches in work; retry shortly",
-            "overloaded",
-        )
-    try:
-        return await _accept(request)
-    finally:
-        admission.leave()
-
-
-async def _accept(request: Request[Any, Any, Any]) -> Response[IngestResponse]:
     state = request.app.state
     resolution = await authenticate(request, state.resolver)
     structlog.contextvars.bind_contextvars(project_id=resolution.project_id)
