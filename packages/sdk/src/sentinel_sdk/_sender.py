@@ -58,6 +58,15 @@ def backoff_delay(attempt: int) -> float:
     return min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
 
 
+def retry_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry number ``attempt + 1``: the backoff, or at least the server's ``Retry-After``
+    stretched by up to half again, so that a fleet refused at the same moment does not come back in step."""
+    backoff = backoff_delay(attempt)
+    if retry_after is None:
+        return backoff
+    return max(retry_after * random.uniform(1.0, 1.5), backoff)  # noqa: S311 - jitter
+
+
 def is_retryable(status: int) -> bool:
     """Statuses worth another attempt: timeouts, rate limiting and server errors."""
     return status in (408, 425, 429) or status >= 500
@@ -338,7 +347,7 @@ class Sender:
                 retry_after = reply.retry_after
             if attempt == opts.max_retries:
                 break
-            delay = retry_after if retry_after is not None else backoff_delay(attempt)
+            delay = retry_delay(attempt, retry_after)
             wake_at = time.monotonic() + delay
             if wake_at - started > opts.retry_budget:
                 break

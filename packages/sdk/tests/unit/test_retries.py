@@ -10,7 +10,7 @@ import time
 import pytest
 
 from sentinel_sdk import Client, _log
-from sentinel_sdk._sender import backoff_delay, is_retryable
+from sentinel_sdk._sender import backoff_delay, is_retryable, retry_delay
 from sentinel_sdk._transport import parse_retry_after
 
 pytestmark = pytest.mark.unit
@@ -39,6 +39,17 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         delays = [backoff_delay(attempt) for _ in range(200)]
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
         assert len(set(delays)) > 1
+
+
+def test_retry_after_is_a_floor_spread_over_half_as_much_again() -> None:
+    delays = [retry_delay(0, 2.0) for _ in range(200)]
+    assert all(2.0 <= delay <= 3.0 for delay in delays)
+    assert max(delays) - min(delays) > 0.3  # a fleet told "1 s" at once does not come back in step
+
+
+def test_a_short_retry_after_does_not_undercut_the_backoff_of_later_attempts() -> None:
+    assert all(retry_delay(5, 1.0) >= 8.0 for _ in range(200))
+    assert all(0.25 <= retry_delay(0, None) <= 0.5 for _ in range(200))
 
 
 @pytest.mark.parametrize(
