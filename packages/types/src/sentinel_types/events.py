@@ -5,6 +5,7 @@ so an older SDK's batch decodes on a newer server and the other way round. Times
 milliseconds since the Unix epoch.
 """
 
+import sys
 import uuid
 from typing import Annotated
 
@@ -13,9 +14,10 @@ from msgspec import Meta
 
 from sentinel_types import limits
 
-_NonNegativeInt = Annotated[int, Meta(ge=0)]
+_NonNegativeInt = Annotated[int, Meta(ge=0, le=limits.MAX_INT64)]
 _NonNegativeMs = Annotated[float, Meta(ge=0, le=limits.MAX_DURATION_MS)]
-_EpochMs = Annotated[int, Meta(ge=0, description="UTC milliseconds since the Unix epoch")]
+_NonNegativeFinite = Annotated[float, Meta(ge=0, le=sys.float_info.max)]  # the bound refuses infinity
+_EpochMs = Annotated[int, Meta(ge=0, le=limits.MAX_INT64, description="UTC milliseconds since the Unix epoch")]
 
 _HeaderName = Annotated[str, Meta(min_length=1, max_length=limits.MAX_HEADER_NAME_LENGTH)]
 _HeaderValue = Annotated[str, Meta(max_length=limits.MAX_HEADER_VALUE_LENGTH)]
@@ -119,11 +121,11 @@ class CaptureOverhead(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     samples: _NonNegativeInt
     """Number of requests measured."""
-    mean_us: Annotated[float, Meta(ge=0)] = 0.0
+    mean_us: _NonNegativeFinite = 0.0
     """Mean CPU microseconds the SDK added per request."""
-    p50_us: Annotated[float, Meta(ge=0)] = 0.0
+    p50_us: _NonNegativeFinite = 0.0
     """Median microseconds added."""
-    p99_us: Annotated[float, Meta(ge=0)] = 0.0
+    p99_us: _NonNegativeFinite = 0.0
     """99th percentile microseconds added."""
 
 
@@ -151,8 +153,3 @@ class EventBatch(_BatchEnvelope, kw_only=True, omit_defaults=True):
 
     events: Annotated[list[Event], Meta(min_length=1, max_length=limits.MAX_EVENTS_PER_BATCH)]
     """The events, 1 to ``MAX_EVENTS_PER_BATCH``."""
-
-
-class _RawEventBatch(_BatchEnvelope, kw_only=True):
-    # Events kept undecoded so that each can be validated (and rejected) on its own.
-    events: list[msgspec.Raw]

@@ -57,6 +57,10 @@ MAX_SDK_NAME_LENGTH = 64
 MAX_SDK_VERSION_LENGTH = 32
 MAX_SDK_RUNTIME_LENGTH = 128
 
+#: Largest size, counter or timestamp (a signed 64-bit integer, as every store and MessagePack carry it). Larger
+#: integers, which JSON can spell, are refused rather than wrapped or rejected later by a store.
+MAX_INT64 = 2**63 - 1
+
 #: Longest request a single event may describe (a day); longer values are treated as corrupt.
 MAX_DURATION_MS = 24 * 60 * 60 * 1_000.0
 #: How far in the future an event's timestamp may be before it is rejected (clock skew allowance).

@@ -11,6 +11,7 @@ from litestar.di import Provide
 
 from sentinel_control import hasher_from
 from sentinel_dashboard import __version__
+from sentinel_dashboard.body import BODY_ERRORS, use_json_request
 from sentinel_dashboard.control import (
     CONTROL_ERRORS,
     control_lifespan,
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "hasher": Provide(provide_hasher, sync_to_thread=False),
             "analytics": Provide(provide_analytics, sync_to_thread=False),
         },
-        extra_exception_handlers={**CONTROL_ERRORS, **ANALYTICS_ERRORS},
+        extra_exception_handlers={**CONTROL_ERRORS, **ANALYTICS_ERRORS, **BODY_ERRORS},
+        on_app_init=[use_json_request],
     )
     app.state.settings = settings
     app.state.hasher = hasher

@@ -13,11 +13,15 @@ _WHY = {
     404: "Nothing of that id in the caller's tenant",
     409: "In conflict with the current state, or a limit is reached",
     413: "The body or one of its fields is too large",
+    415: "The body is declared in a Content-Type other than JSON",
     422: "The body is well formed but its content is refused",
     429: "Too many at once: see Retry-After",
     503: "A store or service this route needs does not answer; try again",
     504: "The analytics query took longer than its time limit",
 }
+
+JSON_BODY = (413, 415)
+"""The answers of a route that reads a JSON body, besides 400: too large, or declared as something else."""
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:

@@ -22,7 +22,7 @@ from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.orchestration.flow_runtime import FlowRuntime
 from sentinel_dashboard.projects.routes import project_of
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_flowtasks import window_ms
 from sentinel_flowtasks.keys import is_script_key
 from sentinel_service import ApiError
@@ -107,7 +107,7 @@ async def _analysis_params(
     summary="Run a flow (e.g. analysis) for a project as a job",
     description=__doc__,
     dependencies={"principal": Provide(provide_principal)},
-    responses=authed(404),
+    responses=authed(404, *JSON_BODY),
 )
 async def run_flow(
     request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, data: JSONBody[RunFlow]

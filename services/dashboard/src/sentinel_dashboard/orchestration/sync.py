@@ -26,7 +26,7 @@ from sentinel_control.views import JobOut
 from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.projects.routes import project_of
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_flows import SyncTrigger
 from sentinel_service import ApiError
 
@@ -46,7 +46,7 @@ class TriggerSync(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     summary="Run a connector sync for a project (archive-replay, s3-access-logs)",
     description=__doc__,
     dependencies={"principal": Provide(provide_principal)},
-    responses=authed(404),
+    responses=authed(404, *JSON_BODY),
 )
 async def trigger_sync(
     request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, data: JSONBody[TriggerSync]

@@ -25,7 +25,7 @@ from sentinel_dashboard.projects.payloads import (
     ProjectOut,
     ProjectUpdate,
 )
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_service import ApiError
 
 
@@ -42,7 +42,7 @@ class ProjectController(Controller):
     tags = ["projects"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create a project", responses=authed(409))
+    @post("/", status_code=HTTP_201_CREATED, summary="Create a project", responses=authed(409, *JSON_BODY))
     async def create_project(
         self, principal: PrincipalDep, control: ControlDep, data: JSONBody[ProjectCreate]
     ) -> ProjectOut:
@@ -62,7 +62,7 @@ class ProjectController(Controller):
     @patch(
         "/{project_id:str}",
         summary="Change a project's name, retention, rate limits or enabled flag",
-        responses=authed(404, 409),
+        responses=authed(404, 409, *JSON_BODY),
     )
     async def update_project(
         self, principal: PrincipalDep, control: ControlDep, project_id: ProjectIdParam, data: JSONBody[ProjectUpdate]
@@ -88,7 +88,7 @@ class ProjectController(Controller):
         "/{project_id:str}/keys",
         status_code=HTTP_201_CREATED,
         summary="Issue an ingest key (shown once)",
-        responses=authed(404, 409),
+        responses=authed(404, 409, *JSON_BODY),
     )
     async def create_key(
         self,

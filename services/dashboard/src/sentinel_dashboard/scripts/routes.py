@@ -14,7 +14,7 @@ from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
 from sentinel_dashboard.params import ProjectIdParam
 from sentinel_dashboard.projects.routes import project_of
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_dashboard.scripts import service
 from sentinel_dashboard.scripts.payloads import MAX_SCRIPT_BYTES, ScriptList, ScriptOut, ScriptUpload
 from sentinel_dashboard.state.nodes import Node, publish_nodes, update_of
@@ -46,7 +46,7 @@ class ScriptController(Controller):
         status_code=HTTP_201_CREATED,
         request_max_body_size=_MAX_BODY,
         summary="Upload an analysis script (replaces one of the same name)",
-        responses=authed(404, 409, 413, 422),
+        responses=authed(404, 409, 422, *JSON_BODY),
     )
     async def upload_script(
         self,

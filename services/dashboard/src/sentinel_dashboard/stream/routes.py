@@ -26,7 +26,7 @@ from sentinel_control import ControlStore, now_ms
 from sentinel_control.ids import PROJECT_ID_PATTERN
 from sentinel_dashboard.auth.principal import Principal, authenticate, bearer_token, provide_principal
 from sentinel_dashboard.deps import ControlDep, PrincipalDep
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_dashboard.stream.hub import Hub, Subscriber, TooManyConnectionsError, Update
 from sentinel_dashboard.stream.tokens import SseClaims, SseTokenSigner
 from sentinel_queue import TOPICS, Topic, backlog_after, channel, id_key
@@ -50,7 +50,7 @@ class SseToken(msgspec.Struct, kw_only=True):
     tags=["stream"],
     summary="Mint a short-lived SSE token",
     dependencies={"principal": Provide(provide_principal)},
-    responses=authed(404),
+    responses=authed(404, *JSON_BODY),
 )
 async def create_sse_token(
     request: Request[Any, Any, Any], principal: PrincipalDep, control: ControlDep, data: JSONBody[SseTokenCreate]

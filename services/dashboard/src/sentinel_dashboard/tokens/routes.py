@@ -11,7 +11,7 @@ from sentinel_control import now_ms
 from sentinel_dashboard.auth import provide_principal
 from sentinel_dashboard.deps import ControlDep, HasherDep, PrincipalDep
 from sentinel_dashboard.params import TokenIdParam
-from sentinel_dashboard.responses import authed
+from sentinel_dashboard.responses import JSON_BODY, authed
 from sentinel_dashboard.tokens.payloads import TokenCreate, TokenCreated, TokenList, TokenOut
 from sentinel_dashboard.tokens.service import issue_token
 from sentinel_service import ApiError
@@ -22,7 +22,12 @@ class TokenController(Controller):
     tags = ["tokens"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create a dashboard token (shown once)", responses=authed(409))
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Create a dashboard token (shown once)",
+        responses=authed(409, *JSON_BODY),
+    )
     async def create_token(
         self, principal: PrincipalDep, control: ControlDep, hasher: HasherDep, data: JSONBody[TokenCreate]
     ) -> TokenCreated:

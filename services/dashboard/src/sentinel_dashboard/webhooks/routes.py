@@ -2,11 +2,12 @@
 
 The body is ``{job_id, status, result, logs, usage}``; ``X-Sentinel-Signature: t=<unix s>,v1=<hex>`` signs
 ``"<t>." + raw body`` with the job's secret (derived from the server secret and the job id, handed to the script when it
-starts). Checks, in order: the body is a callback (400), the signature and a timestamp at most five minutes old
-(401), a result of at most 128 KiB of JSON (413), the job exists (404). The first accepted callback updates the job,
-its node in the state tree and both SSE topics; a repeat of the same body gets the same answer and changes nothing;
-a different body for a job that already has its callback is a 409. When a flow waits for the script (the job holds a
-task token), the callback is recorded on the job and resumes the flow, whose last step finishes the job.
+starts). Checks, in order: a declared Content-Type is JSON (415), the body is a callback (400), the signature and a
+timestamp at most five minutes old (401), a result of at most 128 KiB of JSON (413), the job exists (404). The first
+accepted callback updates the job, its node in the state tree and both SSE topics; a repeat of the same body gets the
+same answer and changes nothing; a different body for a job that already has its callback is a 409. When a flow waits
+for the script (the job holds a task token), the callback is recorded on the job and resumes the flow, whose last step
+finishes the job.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from msgspec import Meta
 
 from sentinel_control import ConflictError, ControlStore, Job, JobChanges, now_ms
 from sentinel_control.ids import JOB_ID_PATTERN
+from sentinel_dashboard.body import json_content_type, undecodable
 from sentinel_dashboard.jobs.service import announce, job_secret
 from sentinel_dashboard.responses import errors
 from sentinel_sandbox import SIGNATURE_HEADER, verify
 from sentinel_service import ApiError
 from sentinel_service.openapi import request_body_operation
+from sentinel_types import split_error
 
 log = structlog.get_logger("sentinel.webhooks")
 
@@ -99,17 +102,20 @@ async def _apply(store: ControlStore, job: Job, callback: SandboxCallback, diges
     operation_class=request_body_operation(
         SandboxCallback, ("application/json",), f"The callback as JSON, signed in {SIGNATURE_HEADER}."
     ),
-    responses=errors(401, 404, 409, 413, 503),
+    responses=errors(401, 404, 409, 413, 415, 503),
 )
 async def sandbox_callback(request: Request[Any, Any, Any]) -> Response[CallbackAnswer]:
+    json_content_type(request)
     raw = await request.body()
     try:
         callback = msgspec.json.decode(raw, type=SandboxCallback)
     except msgspec.ValidationError as exc:
-        path = str(exc).rpartition(" - at `")[2].rstrip("`") or "$"
-        raise ApiError(400, f"not a sandbox callback: {exc}", error="invalid_callback", field=path) from exc
+        path, message = split_error(exc)
+        raise ApiError(400, f"not a sandbox callback: {message}", error="invalid_callback", field=path) from exc
     except msgspec.DecodeError as exc:
         raise ApiError(400, f"the body is not JSON: {exc}", error="invalid_callback", field="$") from exc
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise ApiError(400, undecodable(exc), error="invalid_callback", field="$") from None
 
     server_secret: str = request.app.state.settings.control.hash_secret
     check = verify(

@@ -20,6 +20,7 @@ import msgspec
 import structlog
 
 from sentinel_config.logging import REQUEST_ID_HEADER, request_id_from_headers
+from sentinel_ingest.batches.body import discard_rest
 from sentinel_service import ApiError
 from sentinel_types import ErrorResponse, limits
 
@@ -110,20 +111,9 @@ async def _drain(receive: Receive, declared_length: str | None, limit: int = lim
     return True
 
 
-async def discard_body(
-    chunks: AsyncIterator[bytes], declared_length: str | None, limit: int = limits.MAX_BATCH_BYTES_COMPRESSED
-) -> None:
-    """Read a body and keep none of it, up to ``limit`` bytes (a longer one is left for the server to cut off)."""
-    if declared_length is not None and declared_length.isdigit() and int(declared_length) > limit:
-        return
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            return
-
-
 async def refuse(chunks: AsyncIterator[bytes], declared_length: str | None, message: str, error: str) -> ApiError:
     """Drain the body, then the 503 to raise (with ``Retry-After``), for refusals made inside the route."""
-    await discard_body(chunks, declared_length)
+    limit = limits.MAX_BATCH_BYTES_COMPRESSED
+    if not (declared_length is not None and declared_length.isdigit() and int(declared_length) > limit):
+        await discard_rest(chunks, 0, limit)
     return ApiError(503, message, error=error, headers=_RETRY_AFTER)

@@ -54,7 +54,7 @@ async def read_body(
     what = "compressed" if encoding == "gzip" else "request"
     if declared_length is not None and declared_length.isdigit() and int(declared_length) > max_compressed:
         if int(declared_length) <= _DRAINED * max_compressed:
-            await _drain(chunks, 0, _DRAINED * max_compressed)
+            await discard_rest(chunks, 0, _DRAINED * max_compressed)
         raise _too_large(what, max_compressed)
     parts: list[bytes] = []
     size = 0
@@ -62,7 +62,7 @@ async def read_body(
         async for chunk in chunks:
             size += len(chunk)
             if size > max_compressed:
-                await _drain(chunks, size, _DRAINED * max_compressed)
+                await discard_rest(chunks, size, _DRAINED * max_compressed)
                 raise _too_large(what, max_compressed)
             parts.append(chunk)
     except InternalServerException as exc:
@@ -85,7 +85,7 @@ async def read_body(
     return inflate(raw, max_decompressed)
 
 
-async def _drain(chunks: AsyncIterator[bytes], size: int, cap: int) -> None:
+async def discard_rest(chunks: AsyncIterator[bytes], size: int, cap: int) -> None:
     """Read and drop the rest of a refused body, up to ``cap`` bytes in all.
 
     Answered with its body unread, a client still sending gets a connection reset instead of the 413 that says why;
