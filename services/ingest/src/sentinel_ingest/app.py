@@ -11,7 +11,7 @@ from litestar import Litestar, Request
 
 from sentinel_control import KeyResolver, hasher_from, open_control_store
 from sentinel_ingest import __version__
-from sentinel_ingest.batches.admission import LoadShedder
+from sentinel_ingest.batches.admission import ByteBudget, LoadShedder
 from sentinel_ingest.batches.enqueue import BatchQueue, LagMonitor
 from sentinel_ingest.batches.routes import BATCH_PATH, ingest_batch
 from sentinel_ingest.settings import Settings, get_settings
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.hasher = hasher
+    app.state.body_budget = ByteBudget(settings.ingest.max_body_bytes_in_flight)
     return app
 
 

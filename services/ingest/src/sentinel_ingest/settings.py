@@ -31,6 +31,14 @@ class IngestServerSettings(HttpServerSettings, kw_only=True, frozen=True):
             le=10_000,
         ),
     ] = 64
+    max_body_bytes_in_flight: Annotated[
+        int,
+        Meta(
+            description="Decompressed batch bytes one process holds at once between decoding and the queue's "
+            "answer; past it a batch is refused with 503 and Retry-After (one batch alone is always served)",
+            ge=1_048_576,
+        ),
+    ] = 256 * 1024 * 1024
     lag_max_age_s: Annotated[
         float, Meta(description="How old the cached view of the queue's backlog may be, seconds", gt=0, le=60)
     ] = 0.5

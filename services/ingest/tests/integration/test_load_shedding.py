@@ -1,10 +1,12 @@
-"""Load shedding on a real server: past its limit of batches in work, a batch is refused at once with 503 and
-Retry-After, its body drained so that the connection stays usable, and nothing refused is ever enqueued."""
+"""Load shedding on a real server: past its limit of batches in work, or of batch bytes held, a batch is refused
+at once with 503 and Retry-After, its body drained so that the connection stays usable, and nothing refused is
+ever enqueued."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,14 +62,27 @@ def answer(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-@pytest.fixture
-def server(tmp_path: Path, redis_server: RedisEngine) -> Iterator[Server]:
+def serve(tmp_path: Path, redis_server: RedisEngine, **env: str) -> Iterator[Server]:
     redis_url = f"{redis_server.url.rsplit('/', 1)[0]}/{REDIS_DB}"
     redis.Redis.from_url(redis_url).flushdb()
     key = asyncio.run(seed_key(tmp_path / "control.db"))
-    env = {"SENTINEL_INGEST_MAX_IN_FLIGHT": "2", "SENTINEL_REDIS_PARTITIONS": str(PARTITIONS)}
-    with ingest_process(redis_url, tmp_path / "control.db", **env) as (url, _):
+    with ingest_process(redis_url, tmp_path / "control.db", SENTINEL_REDIS_PARTITIONS=str(PARTITIONS), **env) as (
+        url,
+        _,
+    ):
         yield Server(int(url.rsplit(":", 1)[1]), key, redis_url)
+
+
+@pytest.fixture
+def server(tmp_path: Path, redis_server: RedisEngine) -> Iterator[Server]:
+    yield from serve(tmp_path, redis_server, SENTINEL_INGEST_MAX_IN_FLIGHT="2")
+
+
+@pytest.fixture
+def tight_server(tmp_path: Path, redis_server: RedisEngine) -> Iterator[Server]:
+    """At most 1 MiB of batch bytes held at once; the queue's backlog read once a minute."""
+    env = {"SENTINEL_INGEST_MAX_BODY_BYTES_IN_FLIGHT": str(2**20), "SENTINEL_INGEST_LAG_MAX_AGE_S": "60"}
+    yield from serve(tmp_path, redis_server, **env)
 
 
 def test_past_the_limit_a_batch_is_refused_at_once_and_the_connection_kept(server: Server) -> None:
@@ -128,3 +143,43 @@ def test_every_keep_alive_client_is_served_past_a_thousand_connections(server: S
     finally:
         for connection in connections:
             connection.close()
+
+
+def test_past_the_byte_budget_a_batch_is_refused_and_one_alone_always_served(tight_server: Server) -> None:
+    server = tight_server
+    big = [
+        encode(msgspec.structs.replace(batch(), events=[event(path="/p/" + "7" * 600) for _ in range(1_000)]), "json")
+        for _ in range(3)
+    ]
+    assert all(600_000 < len(body) < 2**20 for body in big), "two of them must not fit in 1 MiB; one must"
+    warm = server.connect()
+    small = encode(batch(), "json")
+    warm.sendall(server.head(len(small)) + small)
+    assert answer(warm)[0] == 202  # the key and the backlog are cached from now on
+
+    # Writes paused: the first big batch holds its bytes while it waits for the queue.
+    pauser = redis.Redis.from_url(server.redis_url)
+    pauser.execute_command("CLIENT", "PAUSE", "2000", "WRITE")
+    first = server.connect()
+    first_answer: list[int] = []
+    first.sendall(server.head(len(big[0])) + big[0])
+    waiting = threading.Thread(target=lambda: first_answer.append(answer(first)[0]))
+    waiting.start()
+    time.sleep(0.5)
+    second = server.connect()
+    second.sendall(server.head(len(big[1])) + big[1])
+    status, headers, body = answer(second)
+    assert not first_answer, "the first batch was answered before the pause ended: nothing was held"
+    assert status == 503
+    assert b'"error":"overloaded"' in body.replace(b" ", b"")
+    assert b"bytes" in body
+    assert headers["retry-after"] == "1"
+
+    waiting.join(10)
+    assert first_answer == [202]
+    second.sendall(server.head(len(big[2])) + big[2])
+    assert answer(second)[0] == 202, "the bytes of a finished batch are given back"
+    assert server.queued() == 3
+    for connection in (warm, first, second):
+        connection.close()
+    pauser.close()

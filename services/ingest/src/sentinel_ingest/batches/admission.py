@@ -35,6 +35,7 @@ ASGIApp = Callable[..., Awaitable[None]]
 _RETRY_AFTER = {"Retry-After": "1"}
 _LOG_EVERY_S = 5.0
 _OVERLOADED = "the ingest API is at its limit of batches in work; retry shortly"
+OVERLOADED_BYTES = "the ingest API is at its limit of batch bytes in work; retry shortly"
 
 
 class LoadShedder:
@@ -87,6 +88,27 @@ class LoadShedder:
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class ByteBudget:
+    """Decompressed body bytes held at once by the batches between decoding and the queue's answer.
+
+    A body is admitted when it fits under ``limit`` beside the others, or when it is alone (a body larger than the
+    whole budget is still served, one at a time). One event loop, so no lock is needed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def take(self, size: int) -> bool:
+        if self.in_use and self.in_use + size > self.limit:
+            return False
+        self.in_use += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.in_use -= size
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> str | None:

@@ -20,7 +20,7 @@ from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from sentinel_control import KeyResolution, KeyResolver, StoreUnavailableError, now_ms
-from sentinel_ingest.batches.admission import refuse
+from sentinel_ingest.batches.admission import OVERLOADED_BYTES, ByteBudget, refuse
 from sentinel_ingest.batches.body import content_encoding, read_body
 from sentinel_ingest.batches.checks import check_timestamps
 from sentinel_ingest.batches.enqueue import BatchQueue, EnqueueResult
@@ -35,6 +35,7 @@ from sentinel_types import (
     EventBatch,
     IngestResponse,
     TooManyEventsError,
+    WireFormat,
     decode_batch_lenient,
     format_for_content_type,
     raw_events,
@@ -131,7 +132,18 @@ async def ingest_batch(request: Request[Any, Any, Any]) -> Response[IngestRespon
             "backpressure",
         )
     body = await read_body(request.stream(), request.headers.get("content-length"), encoding)
+    budget: ByteBudget = state.body_budget
+    if not budget.take(len(body)):
+        raise ApiError(503, OVERLOADED_BYTES, error="overloaded", headers=_UNAVAILABLE)
+    try:
+        return await _accept(state, resolution, fmt, body)
+    finally:
+        budget.give(len(body))
 
+
+async def _accept(state: Any, resolution: KeyResolution, fmt: WireFormat, body: bytes) -> Response[IngestResponse]:
+    """Decode, check, rate-limit, de-duplicate and enqueue a body that was read within the limits."""
+    queue: BatchQueue = state.queue
     try:
         decoded = decode_batch_lenient(body, fmt)
     except TooManyEventsError as exc:
