@@ -1,9 +1,12 @@
-"""Ingest throughput: events/s and latency of POST /v1/events/batch, per ASGI server and body format.
+"""Ingest throughput: events/s and latency of POST /v1/events/batch, per ASGI server and body format, and what
+is still accepted when twice that is offered.
 
 The ingest API runs as its own process (one worker) against a real Redis; a separate load-generator process
 keeps N keep-alive connections busy with 500-event batches, each with a fresh batch id (so nothing is refused
 as a duplicate). In the same run, the raw ceiling: one Python process appending the same entry blobs to the
-stream with XADD as fast as it can. Everything shares this machine's cores, as it would on one small host.
+stream with XADD as fast as it can. Then, per server, twice the MessagePack rate just measured is offered open
+loop (``sentinel_local.loadgen``: new connections as needed) and the accepted rate, the refusals and the answer
+latency are reported. Everything shares this machine's cores, as it would on one small host.
 
     uv run python bench/ingest_throughput.py [--seconds 8] [--connections 24] [--servers uvicorn,granian]
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import multiprocessing
 import os
 import random
@@ -183,6 +187,50 @@ def run_ceiling(redis_url: str, seconds: float, out: multiprocessing.Queue) -> N
     out.put(asyncio.run(main()))
 
 
+# --- overload: twice the capacity, open loop ------------------------------------------------------------------
+def run_overload(kind: str, port: int, key: str, capacity: float, seconds: float, tmp: Path, server_pid: int) -> None:
+    """Offer twice ``capacity`` (MessagePack batches per second) and record what is accepted and how it is refused."""
+    template_path = tmp / "overload.msgpack"
+    template_path.write_bytes(template("msgpack"))
+    stream = {
+        "name": "batch",
+        "headers": {"Authorization": f"Bearer {key}", "Content-Type": "application/msgpack"},
+        "template": str(template_path),
+        "placeholder": PLACEHOLDER.bytes.hex(),
+    }
+    config_path = tmp / "overload.json"
+    config_path.write_text(json.dumps({"port": port, "streams": [stream], "seconds": seconds, "rate": 2 * capacity}))
+    print(f"  running {kind} / msgpack at twice its capacity ({2 * capacity:,.0f} batches/s offered) ...", flush=True)
+    cpu_before = process_tree_cpu(server_pid)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel_local.loadgen", str(config_path)], capture_output=True, check=True
+    )
+    server_cpu = process_tree_cpu(server_pid) - cpu_before
+    report = json.loads(done.stdout)
+    statuses: dict[str, int] = report["statuses"]["batch"]
+    accepted = statuses.get("202", 0)
+    refused = sum(count for status, count in statuses.items() if status != "202")
+    rate = accepted * EVENTS_PER_BATCH / report["seconds"]
+    latency = report["latency_ms"]
+    unanswered = sum(report["errors"].values()) + report["unsent"]
+    record(
+        "Ingest",
+        f"{kind}, msgpack, offered twice its capacity: accepted events per second",
+        rate,
+        "events/s",
+        note=f"{rate / (capacity * EVENTS_PER_BATCH):.0%} of its capacity; {refused / report['seconds']:,.0f} "
+        f"refusals/s; answers p50 {latency.get('p50', 0):.0f} ms, p99 {latency.get('p99', 0):.0f} ms; "
+        f"{unanswered} unanswered",
+    )
+    print(
+        f"    accepted {rate:,.0f} events/s ({rate / (capacity * EVENTS_PER_BATCH):.0%} of capacity), "
+        f"refused {refused / report['seconds']:,.0f}/s ({', '.join(f'{s}: {n}' for s, n in statuses.items())}), "
+        f"unanswered {unanswered}, answers p50 {latency.get('p50', 0):.0f} ms p99 {latency.get('p99', 0):.0f} ms, "
+        f"peak connections {report['peak_connections']}, server CPU {server_cpu / report['seconds']:.0%}",
+        flush=True,
+    )
+
+
 # --- orchestration --------------------------------------------------------------------------------------------
 async def seed(db: Path) -> str:
     store = SqliteControlStore(db)
@@ -275,6 +323,7 @@ def main() -> None:
         for kind in args.servers.split(","):
             port = free_port()
             server = start_server(kind, port, env)
+            capacities: dict[str, float] = {}
             try:
                 for fmt in args.formats.split(","):
                     subprocess.run(
@@ -288,6 +337,7 @@ def main() -> None:
                     cpu_after = process_tree_cpu(server.pid), process_tree_cpu(redis_pid)
                     load.join()
                     rate = result.accepted_events / result.seconds
+                    capacities[fmt] = rate / EVENTS_PER_BATCH
                     limit = {"json": 250_000.0, "msgpack": 350_000.0}.get(fmt)
                     record(
                         "Ingest",
@@ -313,6 +363,11 @@ def main() -> None:
                             " ".join(f"{s}:{n}" for s, n in sorted(result.statuses.items())),
                         )
                     )
+                if "msgpack" in capacities:
+                    subprocess.run(
+                        ["redis-cli", "-p", str(redis_engine.port), "FLUSHALL"], capture_output=True, check=False
+                    )
+                    run_overload(kind, port, key, capacities["msgpack"], args.seconds, Path(tmp), server.pid)
             finally:
                 server.terminate()
                 server.wait(15)
