@@ -90,8 +90,12 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     message = exc.detail
     if extra and isinstance(extra[0], dict):
         first = extra[0]
-        field = first.get("key") or first.get("source")
+        key = first.get("key")
+        field = key or first.get("source")
         message = f"{first.get('message', exc.detail)}"
+        if key == "data" and first.get("source") == "body" and message == repr(key):
+            # The framework's text for a body that is absent (a bare KeyError): say so.
+            field, message = "body", "the request body is missing: send it as JSON"
     return error_response(request, 400, "invalid_request", message, field=field)
 
 

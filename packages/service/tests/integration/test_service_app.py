@@ -123,3 +123,11 @@ async def test_openapi_schema_is_served(client: AsyncTestClient) -> None:  # typ
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert "/healthz" in response.json()["paths"]
+
+
+async def test_a_missing_body_is_named_as_such(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    response = await client.post("/payload", content=b"", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    answer = response.json()
+    assert (answer["error"], answer["field"]) == ("invalid_request", "body")
+    assert answer["message"] == "the request body is missing: send it as JSON"

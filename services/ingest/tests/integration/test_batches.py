@@ -163,6 +163,15 @@ class TestRejectedBatches:
         assert response.status_code == 413
         assert "decompressed" in response.json()["message"]
 
+    async def test_a_body_of_several_gzip_members_is_read_whole(self, stack: Stack) -> None:
+        sent = batch(events=6)
+        body = encode(sent, "json")
+        members = b"".join(gzip.compress(body[i : i + 100]) for i in range(0, len(body), 100))
+        response = await post(stack, members, "json", **{"Content-Encoding": "gzip"})
+        assert response.status_code == 202, response.text
+        (entry,) = await queued(stack)
+        assert [e.event_id for e in entry.events] == [e.event_id for e in sent.events]
+
     @pytest.mark.parametrize("corrupt", ["truncated", "garbage"])
     async def test_broken_gzip_is_400(self, stack: Stack, corrupt: str) -> None:
         good = gzip.compress(encode(batch(), "json"))

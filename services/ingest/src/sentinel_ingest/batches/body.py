@@ -15,6 +15,7 @@ from sentinel_service import ApiError
 from sentinel_types import limits
 
 _CHUNK = 256 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
 _DRAINED = 2  # a refused body up to this many times the limit is read to its end before the 413
 
 
@@ -101,25 +102,30 @@ async def discard_rest(chunks: AsyncIterator[bytes], size: int, cap: int) -> Non
 
 
 def inflate(raw: bytes, limit: int) -> bytes:
-    """Gunzip ``raw`` without ever producing more than ``limit`` bytes."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    """Gunzip ``raw`` without ever producing more than ``limit`` bytes, member after member (RFC 1952 allows a
+    body of several gzip members, concatenated; the limit counts them all)."""
     out: list[bytes] = []
     produced = 0
     pending: bytes = raw
     try:
         while True:
-            piece = inflater.decompress(pending, _CHUNK)
-            produced += len(piece)
-            if produced > limit:
-                raise _too_large("decompressed", limit)
-            out.append(piece)
-            pending = inflater.unconsumed_tail
-            if inflater.eof or (not piece and not pending):
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            while True:
+                piece = inflater.decompress(pending, _CHUNK)
+                produced += len(piece)
+                if produced > limit:
+                    raise _too_large("decompressed", limit)
+                out.append(piece)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or (not piece and not pending):
+                    break
+            if not inflater.eof:
+                raise ApiError(400, "the gzip body is truncated", error="invalid_encoding", field="body")
+            pending = inflater.unused_data
+            if not pending:
                 break
-        if not inflater.eof:
-            raise ApiError(400, "the gzip body is truncated", error="invalid_encoding", field="body")
-        if inflater.unused_data:
-            raise ApiError(400, "the gzip body has trailing data", error="invalid_encoding", field="body")
+            if not pending.startswith(_GZIP_MAGIC):
+                raise ApiError(400, "the gzip body has trailing data", error="invalid_encoding", field="body")
     except zlib.error as exc:
         raise ApiError(400, f"the body is not valid gzip: {exc}", error="invalid_encoding", field="body") from exc
     return b"".join(out)
