@@ -63,9 +63,8 @@ RESOURCE_STAR_ACTIONS = {
 
 # Exactly what each role may do; the statements' comments in the templates name the calls.
 ROLE_ACTIONS = {
-    ("services.yaml", "IngestTaskRole"): {"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:Query"},
+    ("services.yaml", "IngestTaskRole"): {"dynamodb:DescribeTable", "dynamodb:Query"},
     ("services.yaml", "WorkerTaskRole"): {
-        "dynamodb:CreateTable",
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -79,7 +78,6 @@ ROLE_ACTIONS = {
         "states:SendTaskSuccess",
     },
     ("services.yaml", "DashboardTaskRole"): {
-        "dynamodb:CreateTable",
         "dynamodb:DeleteItem",
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",

@@ -111,13 +111,28 @@ class DynamoControlStore(DynamoJobs):
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     async def setup(self) -> None:
-        """Create the table with its GSI and switch TTL on, if the table does not exist (local use)."""
+        """Wait for the table; create it with its GSI and TTL first if it does not exist (local use).
+
+        A deployed table (``infra/aws/control-table.yaml``) is only described, so the services need no right to
+        create or alter it.
+        """
         ddb = await self._ddb()
+        try:
+            await ddb.describe_table(TableName=self.table)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            await self._create_table(ddb)
+        waiter = ddb.get_waiter("table_exists")
+        await waiter.wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+    async def _create_table(self, ddb: Any) -> None:
         try:
             await ddb.create_table(**table_definition(self.table))
         except ClientError as exc:
-            if _code(exc) != "ResourceInUseException":
+            if _code(exc) != "ResourceInUseException":  # another process created it meanwhile
                 raise
+            return
         waiter = ddb.get_waiter("table_exists")
         await waiter.wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         with contextlib.suppress(ClientError):
