@@ -29,6 +29,13 @@ class FlowSettings(msgspec.Struct, kw_only=True, frozen=True):
     state_machine_prefix: Annotated[
         str, Meta(description="Prefix of the state machines' names (one per flow)", pattern=r"^[A-Za-z0-9_-]{0,40}$")
     ] = "sentinel-"
+    deploy_state_machines: Annotated[
+        bool,
+        Meta(
+            description="Create or update the state machines from the flow files (aws backend); false where "
+            "infra/aws/jobs.yaml deploys them: they are then only looked up by name, never changed"
+        ),
+    ] = True
     state_machine_role_arn: Annotated[
         str, Meta(description="IAM role the state machines run as (aws backend): SQS SendMessage on the task queue")
     ] = ""
@@ -58,10 +65,10 @@ class FlowSettings(msgspec.Struct, kw_only=True, frozen=True):
     def __post_init__(self) -> None:
         if self.backend != "aws":
             return
-        if not _ROLE_ARN.match(self.state_machine_role_arn):
+        if self.deploy_state_machines and not _ROLE_ARN.match(self.state_machine_role_arn):
             raise InvalidSetting(
                 "state_machine_role_arn",
-                f"the aws backend needs an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
+                f"the aws backend deploying state machines needs an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
                 f"got {self.state_machine_role_arn!r}",
             )
         for field in ("task_queue_url", "sync_queue_url"):

@@ -89,12 +89,26 @@ class StepFunctionsRunner:
         return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
     async def ensure(self, flow: str) -> str:
-        """Create or update the state machine of ``flow`` from its file; return its ARN."""
+        """Create or update the state machine of ``flow`` from its file; return its ARN.
+
+        With ``deploy_state_machines`` off, the deployed state machine is only looked up by name (a missing one is
+        a ``FlowError``): what CloudFormation deployed is never overwritten by the copy in this process's image.
+        """
         substitutions = {"TaskQueueUrl": self._settings.task_queue_url}
         self.catalog.load(flow, substitutions)  # the local runner must be able to run what is deployed
         definition = self.catalog.text(flow, substitutions)
+        name = self.state_machine_name(flow)
         async with self._lock:
-            arn = await self._deploy(self.state_machine_name(flow), definition)
+            if self._settings.deploy_state_machines:
+                arn = await self._deploy(name, definition)
+            else:
+                found = await self._find(name)
+                if found is None:
+                    raise FlowError(
+                        f"state machine {name!r} is not deployed: deploy infra/aws/jobs.yaml, or set "
+                        "SENTINEL_FLOWS_DEPLOY_STATE_MACHINES=true to let this service create it"
+                    )
+                arn = found
             self._arns[flow] = arn
         return arn
 

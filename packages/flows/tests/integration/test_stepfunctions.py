@@ -6,12 +6,14 @@ import asyncio
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from sentinel_flows import (
     ExecutionAlreadyExists,
     ExecutionNotFound,
     ExecutionStatus,
+    FlowError,
     FlowSettings,
     HandlerRegistry,
     StepFunctionsRunner,
@@ -40,6 +42,21 @@ class TestDeploy:
     ) -> None:
         arn = await aws_runner.ensure("analysis")
         assert await StepFunctionsRunner(clients, flow_settings).ensure("analysis") == arn
+
+    async def test_without_deploying_the_state_machine_is_found_and_never_changed(
+        self, clients: Any, flow_settings: FlowSettings, aws_runner: StepFunctionsRunner
+    ) -> None:
+        settings = msgspec.structs.replace(flow_settings, deploy_state_machines=False, state_machine_role_arn="")
+        looker = StepFunctionsRunner(clients, settings)
+        with pytest.raises(FlowError, match="not deployed"):
+            await looker.ensure("analysis")
+
+        arn = await aws_runner.ensure("analysis")  # as CloudFormation would
+        made: list[str] = []
+        sfn = await clients.stepfunctions()
+        sfn.meta.events.register("before-call.sfn.*", lambda model, **_: made.append(model.name))
+        assert await looker.ensure("analysis") == arn
+        assert set(made) == {"ListStateMachines"}, "a runner that does not deploy changed the state machine"
 
 
 class TestAnalysisOnStepFunctions:
