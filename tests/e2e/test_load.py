@@ -79,6 +79,7 @@ class Stack:
     projects: dict[str, Project] = field(default_factory=dict)
     services: dict[str, ManagedProcess] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    redis_client: redis.Redis | None = None
 
     def start(self, service: str, **env: str) -> ManagedProcess:
         self.ports[service] = port = free_port()
@@ -97,7 +98,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis.url)
+        """One client for the whole test (opened on first use, closed with the stack)."""
+        if self.redis_client is None:
+            self.redis_client = redis.Redis.from_url(self.redis.url)
+        return self.redis_client
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.root / "logs").glob("*.log")))
@@ -156,6 +160,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, clickhouse_server: ClickHous
     finally:
         for process in built.services.values():
             process.stop()
+        if built.redis_client is not None:
+            built.redis_client.close()
         engine.stop()
 
 
@@ -237,7 +243,7 @@ class Sampler(threading.Thread):
     def __init__(self, stack: Stack) -> None:
         super().__init__(name="sampler", daemon=True)
         self.pid = stack.services["ingest"].pid or 0
-        self.client = stack.client()
+        self.client = redis.Redis.from_url(stack.redis.url)  # its own: redis-py clients are not shared across threads
         self.ingest: list[float] = []
         self.redis: list[float] = []
         self.halt = threading.Event()
@@ -249,6 +255,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(0.25):
             self.sample()
+        self.client.close()
 
 
 def backlog(client: redis.Redis) -> tuple[int, int]:
