@@ -30,7 +30,7 @@ import redis
 from sentinel_control import SecretHasher, SqliteControlStore, TenantLimits
 from sentinel_control.testing import make_key, make_project
 from sentinel_dashboard.tokens.service import create_tenant
-from sentinel_local import RedisEngine, free_port, http_status
+from sentinel_local import RedisEngine, free_port, http_status, memory_mb, process_tree
 from sentinel_local._process import LOOPBACK, ManagedProcess, venv_bin
 from sentinel_queue import decode_entry, stream_keys
 from sentinel_types import limits
@@ -55,16 +55,10 @@ class Service:
         text = self.process.log_path.read_text(errors="replace")
         assert not [line for line in text.splitlines() if any(e in line for e in SERVER_ERRORS)], text[-4_000:]
 
-    def peak_rss_mb(self) -> int:
+    def peak_rss_mb(self) -> float:
         """Largest peak resident set (VmHWM) of the server and its worker processes, in MB."""
-        pids, peak = [self.process.pid], 0
-        while pids:
-            pid = pids.pop()
-            status = Path(f"/proc/{pid}/status").read_text()
-            peak = max(peak, int(status.split("VmHWM:")[1].split()[0]) // 1024)
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                pids += [int(child) for child in (task / "children").read_text().split()]
-        return peak
+        assert self.process.pid is not None
+        return max(memory_mb(pid, "VmHWM") for pid in process_tree(self.process.pid))
 
 
 @dataclass

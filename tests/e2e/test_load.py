@@ -39,7 +39,7 @@ import redis
 
 from sentinel_control import ProjectChanges, SecretHasher, SqliteControlStore
 from sentinel_control.testing import make_key, make_project, make_tenant
-from sentinel_local import ClickHouseEngine, RedisEngine, free_port, http_status
+from sentinel_local import ClickHouseEngine, RedisEngine, answers_ok, free_port, memory_mb, process_tree
 from sentinel_local._process import ManagedProcess, venv_bin
 from sentinel_queue import CONSUMER_GROUP, stream_key
 from sentinel_types import Consumer, Event, EventBatch, SdkInfo, encode
@@ -90,7 +90,7 @@ class Stack:
             env={**self.env, f"SENTINEL_{service.upper()}_PORT": str(port), **env},
         )
         process.start()
-        process.wait_ready(lambda: up(f"http://127.0.0.1:{port}/healthz"), 90)
+        process.wait_ready(lambda: answers_ok(f"http://127.0.0.1:{port}/healthz"), 90)
         self.services[service] = process
         return process
 
@@ -105,13 +105,6 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.root / "logs").glob("*.log")))
-
-
-def up(url: str) -> bool:
-    try:
-        return http_status(url, timeout=2) == 200
-    except OSError:
-        return False
 
 
 async def seed(db: Path) -> dict[str, Project]:
@@ -227,14 +220,7 @@ def offer(stack: Stack, name: str, *, seconds: float, rate: float = 0.0, weights
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the server's workers), MB."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        status = Path(f"/proc/{current}/status").read_text()
-        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
-        pending.extend(int(child) for child in Path(f"/proc/{current}/task/{current}/children").read_text().split())
-    return total
+    return sum(memory_mb(process) for process in process_tree(pid))
 
 
 class Sampler(threading.Thread):
@@ -357,7 +343,7 @@ def test_twice_the_capacity_is_answered_refused_in_bounds_and_recovered_from(sta
 
     # 4. Recovery.
     assert drained(stack, 180), f"the worker did not drain the backlog: {context}"
-    assert up(stack.url("ingest") + "/readyz"), context
+    assert answers_ok(stack.url("ingest") + "/readyz"), context
     after = offer(stack, "after", seconds=1, rate=20, weights={"open": 1})
     assert set(after["statuses"]["open"]) == {"202"}, after
     assert drained(stack, 60), context

@@ -5,8 +5,8 @@
 ...     print(redis.url)
 """
 
-from sentinel_local._engine import Engine, http_status
-from sentinel_local._process import EngineError, EngineNotInstalled, free_port
+from sentinel_local._engine import Engine, answers_ok, http_status
+from sentinel_local._process import EngineError, EngineNotInstalled, free_port, memory_mb, process_tree
 from sentinel_local.clickhouse import ClickHouseEngine
 from sentinel_local.dynamodb import DynamoDBEngine
 from sentinel_local.engines import DEV_ENGINES, ENGINES
@@ -25,6 +25,9 @@ __all__ = [
     "MotoEngine",
     "RedisEngine",
     "SeaweedS3Engine",
+    "answers_ok",
     "free_port",
     "http_status",
+    "memory_mb",
+    "process_tree",
 ]

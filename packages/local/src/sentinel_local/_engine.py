@@ -22,6 +22,14 @@ def http_status(url: str, timeout: float = 1.0) -> int:
         return exc.code
 
 
+def answers_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when a GET of ``url`` answers 200; False for any other answer or when nothing answers."""
+    try:
+        return http_status(url, timeout) == 200
+    except OSError:
+        return False
+
+
 def require_program(name: str, hint: str, *candidates: str | None) -> str:
     """The first existing program among ``candidates`` or on PATH, else ``EngineNotInstalled`` saying how."""
     for candidate in candidates:

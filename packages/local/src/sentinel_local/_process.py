@@ -53,6 +53,35 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, parents first (Linux ``/proc``; children of any thread count).
+
+    A process that exits while it is being read is left out.
+    """
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop(0)
+        try:
+            children = [
+                int(child)
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for child in (task / "children").read_text().split()
+            ]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        tree.append(current)
+        pending.extend(children)
+    return tree
+
+
+def memory_mb(pid: int, measure: str = "VmRSS") -> float:
+    """A memory figure of one process from ``/proc/<pid>/status``: ``VmRSS`` (resident now) or ``VmHWM`` (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{measure}:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/{pid}/status has no {measure}")
+
+
 def venv_bin(name: str) -> str | None:
     """Path of a console script installed next to the running interpreter, if there is one."""
     candidate = Path(sys.executable).parent / name

@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest_helpers import batch, ingest_process, seed_key
 
-from sentinel_local import RedisEngine, http_status
+from sentinel_local import RedisEngine, answers_ok, process_tree
 from sentinel_types import encode
 
 
@@ -41,32 +41,21 @@ async def test_redis_stopped_is_503_and_recovery_follows(make_stack: Any, tmp_pa
         engine.stop()
 
 
-def children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def answers(url: str) -> bool:
-    try:
-        return http_status(url + "/healthz", timeout=1) == 200
-    except OSError:
-        return False
-
-
 def test_a_server_worker_that_dies_is_replaced(tmp_path: Path, redis_server: RedisEngine) -> None:
     db = tmp_path / "control.db"
     key = asyncio.run(seed_key(db))
     with ingest_process(f"{redis_server.url.rsplit('/', 1)[0]}/8", db) as (url, process):
         assert process.pid is not None
-        (first,) = children(process.pid)
+        (first,) = process_tree(process.pid)[1:]
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            replaced = [pid for pid in children(process.pid) if pid != first]
-            if replaced and answers(url):
+            replaced = [pid for pid in process_tree(process.pid)[1:] if pid != first]
+            if replaced and answers_ok(url + "/healthz"):
                 break
             time.sleep(0.2)
         assert replaced, "the dead worker was not replaced"
-        assert answers(url), "the replacement does not answer"
+        assert answers_ok(url + "/healthz"), "the replacement does not answer"
         request = urllib.request.Request(
             url + "/v1/events/batch",
             data=encode(batch(), "json"),
